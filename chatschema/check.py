@@ -1,0 +1,144 @@
+"""Does the database match the models? Index shapes included, which Alembic's own compare ignores.
+
+The models are compiled by PostgreSQL itself: ``metadata.create_all`` runs in a scratch schema
+inside a transaction that is always rolled back, and both schemas are read back through the same
+catalog functions (``pg_get_indexdef``, ``pg_get_constraintdef``, ``format_type``). Two definitions
+are then equal exactly when PostgreSQL would print them the same way: INCLUDE, WHERE, DESC,
+opclass, NOT VALID and storage parameters all count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from . import migrate
+from .models import metadata
+from .settings import Settings
+from .views import VIEWS
+
+__all__ = ["Difference", "check", "compare_schema"]
+
+SCRATCH = "chatschema_model_check"
+_QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
+IGNORED_TABLES = ("alembic_version", "chatschema_backfill")
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str
+    name: str
+    database: str | None
+    models: str | None
+
+    def __str__(self) -> str:
+        if self.database is None:
+            return f"{self.kind} {self.name} is missing from the database; the models define: {self.models}"
+        if self.models is None:
+            return f"{self.kind} {self.name} is in the database but not in the models: {self.database}"
+        return f"{self.kind} {self.name} differs: database has {self.database}; models say {self.models}"
+
+
+_COLUMNS = """
+SELECT c.relname || '.' || a.attname,
+       format_type(a.atttypid, a.atttypmod)
+         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+         || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+   AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relname = ANY(%(ignored)s))
+"""
+_INDEXES = """
+SELECT ic.relname, pg_get_indexdef(i.indexrelid)
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class tc ON tc.oid = i.indrelid
+ WHERE tc.relnamespace = current_schema()::regnamespace AND tc.relkind = 'r'
+   AND NOT (tc.relname = ANY(%(ignored)s))
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u'))
+"""
+_CONSTRAINTS = """
+SELECT t.relname || '.' || k.conname, pg_get_constraintdef(k.oid)
+  FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+ WHERE t.relnamespace = current_schema()::regnamespace AND NOT (t.relname = ANY(%(ignored)s))
+"""
+_RELOPTIONS = """
+SELECT relname, array_to_string(reloptions, ', ') FROM pg_class
+ WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND reloptions IS NOT NULL
+   AND NOT (relname = ANY(%(ignored)s))
+"""
+_VIEW_INDEX = """
+SELECT pg_get_indexdef(i.indexrelid), i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+ WHERE ic.relname = %(index)s AND ic.relnamespace = current_schema()::regnamespace
+"""
+
+
+def _read(conn: sa.Connection) -> dict[str, dict[str, str]]:
+    params = {"ignored": list(IGNORED_TABLES)}
+    raw = conn.connection.driver_connection
+    out = {}
+    for kind, query in (("column", _COLUMNS), ("index", _INDEXES), ("constraint", _CONSTRAINTS), ("storage", _RELOPTIONS)):
+        out[kind] = {name: _unqualify(value) for name, value in raw.execute(query, params).fetchall()}
+    return out
+
+
+def _unqualify(definition: str) -> str:
+    # pg_get_indexdef always schema-qualifies the table; the two schemas differ by design.
+    return _QUALIFIED_TABLE.sub(" ON ", definition)
+
+
+def compare_schema(conn: sa.Connection) -> list[Difference]:
+    """Differences between the connected database's current schema and the models."""
+    raw = conn.connection.driver_connection
+    schema = raw.execute("SELECT current_schema()").fetchone()[0]
+    with conn.begin():
+        actual = _read(conn)
+        conn.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
+        conn.exec_driver_sql(f"SET LOCAL search_path = {SCRATCH}")
+        metadata.create_all(conn)
+        expected = _read(conn)
+        conn.exec_driver_sql(f"SET LOCAL search_path = {schema}")
+        views = []
+        for view in VIEWS:
+            row = raw.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
+            views.append((view, row))
+        conn.rollback()
+    diffs: list[Difference] = []
+    for kind in ("column", "index", "constraint", "storage"):
+        have, want = actual[kind], expected[kind]
+        for name in sorted(set(have) | set(want)):
+            if have.get(name) != want.get(name):
+                diffs.append(Difference(kind, name, have.get(name), want.get(name)))
+    for view, row in views:
+        if row is None:
+            diffs.append(Difference("materialized view", view.name, None, f"unique index {view.index} on {', '.join(view.key)}"))
+        elif not row[1]:
+            diffs.append(
+                Difference("materialized view", view.name, row[0], "a valid UNIQUE index on plain columns with no WHERE")
+            )
+    return diffs
+
+
+def check(settings: Settings) -> tuple[str | None, str, list[str]]:
+    """(database revision, head revision, findings). No findings means: at head and matching the models."""
+    head = migrate.script_directory().get_current_head() or ""
+    info = migrate.server.conninfo(settings)
+    engine = migrate.engine_for(info)
+    findings: list[str] = []
+    try:
+        with engine.connect() as conn:
+            rev = migrate.MigrationContext.configure(conn).get_current_revision()
+            conn.rollback()
+            migrate._check_known(rev, settings)
+            if rev != head:
+                findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
+            else:
+                findings.extend(str(d) for d in compare_schema(conn))
+    finally:
+        engine.dispose()
+    return rev, head, findings

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions, shipped inside the package (script_location chatschema:migrations)."""

@@ -1,0 +1,40 @@
+"""Backfill the conversation summaries from messages, in committed, resumable batches.
+
+Runs outside the revision's transaction: each batch of conversations is locked, recomputed
+from messages and committed with a checkpoint row, so a stopped backfill resumes where it
+stopped and a finished one is exact. See chatschema.backfill for why each batch locks first.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+from alembic import context, op
+
+from chatschema import backfill
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.get_context().autocommit_block():
+        if context.is_offline_mode():
+            for stmt in backfill.offline_statements():
+                op.execute(stmt)
+        else:
+            attrs = context.config.attributes
+            backfill.run(
+                op.get_bind().connection.driver_connection,
+                batch_size=attrs.get("backfill_batch_size", backfill.DEFAULT_BATCH),
+                pause_s=attrs.get("backfill_pause_s", 0.0),
+                progress=attrs.get("progress"),
+            )
+
+
+def downgrade() -> None:
+    # The summary columns themselves go with 0003; forget the checkpoint so a re-upgrade recomputes.
+    op.execute(f"DROP TABLE IF EXISTS {backfill.CHECKPOINT_TABLE}")

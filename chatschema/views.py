@@ -1,0 +1,87 @@
+"""Analytics materialized views, their unique keys, and their refresh.
+
+Each view has a UNIQUE index on plain NOT NULL columns with no WHERE: the one thing
+``REFRESH MATERIALIZED VIEW CONCURRENTLY`` needs (NULL keys would make every refresh rewrite
+those rows). Days are cut in UTC explicitly, never in the session's TimeZone.
+Views are refreshed in dependency order: ``daily_message_totals`` reads ``user_daily_messages``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["MaterializedView", "VIEWS", "RefreshResult", "refresh_views"]
+
+
+@dataclass(frozen=True)
+class MaterializedView:
+    name: str
+    key: tuple[str, ...]
+    index: str
+    serves: str
+
+
+VIEWS: tuple[MaterializedView, ...] = (
+    MaterializedView(
+        name="user_daily_messages",
+        key=("user_id", "day"),
+        index="ux_user_daily_messages",
+        serves="per-user daily message counts (analytics)",
+    ),
+    MaterializedView(
+        name="daily_message_totals",
+        key=("day",),
+        index="ux_daily_message_totals",
+        serves="service-wide daily totals (analytics)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    view: str
+    concurrently: bool
+    seconds: float
+    rows: int
+
+
+def refresh_views(
+    conn: psycopg.Connection,
+    *,
+    concurrently: bool,
+    on_view: Callable[[str], None] | None = None,
+) -> list[RefreshResult]:
+    """Refresh every view in dependency order on an autocommit connection.
+
+    CONCURRENTLY keeps the views readable (EXCLUSIVE, not ACCESS EXCLUSIVE) but costs a diff; a
+    view that was never populated is refreshed plainly first, since CONCURRENTLY refuses it.
+    """
+    results = []
+    for view in VIEWS:
+        if on_view:
+            on_view(view.name)
+        populated = conn.execute(
+            "SELECT ispopulated FROM pg_matviews WHERE matviewname = %s AND schemaname = current_schema()",
+            (view.name,),
+        ).fetchone()
+        if populated is None:
+            from .errors import MigrationFailed
+
+            raise MigrationFailed(
+                f"materialized view {view.name} does not exist; run `chatschema upgrade` first"
+            )
+        use_concurrently = concurrently and bool(populated[0])
+        stmt = sql.SQL("REFRESH MATERIALIZED VIEW {}{}").format(
+            sql.SQL("CONCURRENTLY ") if use_concurrently else sql.SQL(""), sql.Identifier(view.name)
+        )
+        started = time.perf_counter()
+        conn.execute(stmt)
+        elapsed = time.perf_counter() - started
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view.name))).fetchone()
+        results.append(RefreshResult(view.name, use_concurrently, elapsed, int(rows[0]) if rows else 0))
+    return results

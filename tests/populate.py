@@ -1,0 +1,72 @@
+"""A small populated database at today's schema, and the checksums that prove nothing was lost."""
+
+from __future__ import annotations
+
+import psycopg
+
+POPULATE = """
+INSERT INTO users (id, name, created_at)
+SELECT md5('u' || u)::uuid, 'user ' || u, timestamptz '2026-01-01' + u * interval '1 minute'
+FROM generate_series(1, %(users)s) AS u;
+
+-- user 1 owns a fifth of all conversations; the rest are spread evenly; some users own none
+INSERT INTO conversations (id, user_id, title, created_at, updated_at)
+SELECT md5('c' || c)::uuid,
+       md5('u' || CASE WHEN c %% 5 = 0 THEN 1 ELSE 2 + c %% (%(users)s - 3) END)::uuid,
+       'conversation ' || c,
+       timestamptz '2026-02-01' + (c %% 1000) * interval '1 second',
+       timestamptz '2026-02-01' + (c %% 1000) * interval '1 second'
+FROM generate_series(1, %(conversations)s) AS c;
+
+-- conversation 1 holds a third of all messages; timestamps repeat so ordering needs its tie-breaker;
+-- every tenth conversation stays empty
+INSERT INTO messages (id, conversation_id, role, content, created_at)
+SELECT md5('m' || m)::uuid,
+       md5('c' || CASE WHEN m %% 3 = 0 THEN 1 ELSE 1 + ((m * 7) %% %(conversations)s) END)::uuid,
+       (ARRAY['user', 'assistant', 'system', 'tool'])[1 + m %% 4],
+       repeat('message ' || m || ' ', 1 + m %% 40),
+       timestamptz '2026-03-01' + (m / 3) * interval '1 second'
+FROM generate_series(1, %(messages)s) AS m
+WHERE (CASE WHEN m %% 3 = 0 THEN 1 ELSE 1 + ((m * 7) %% %(conversations)s) END) %% 10 <> 0;
+"""
+
+CHECKSUMS = {
+    "users": "SELECT count(*), md5(string_agg(id::text || name || created_at::text, ',' ORDER BY id)) FROM users",
+    "conversations": (
+        "SELECT count(*), md5(string_agg(id::text || user_id::text || title || created_at::text || updated_at::text,"
+        " ',' ORDER BY id)) FROM conversations"
+    ),
+    "messages": (
+        "SELECT count(*), md5(string_agg(id::text || conversation_id::text || role || content || created_at::text,"
+        " ',' ORDER BY id)) FROM messages"
+    ),
+}
+
+# Summaries as a recomputation from messages would give them; compared with what is stored.
+SUMMARY_MISMATCHES = """
+SELECT count(*) FROM conversations c
+LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = c.id) s ON true
+LEFT JOIN LATERAL (
+    SELECT m.id, m.created_at, m.content FROM messages m WHERE m.conversation_id = c.id
+    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) l ON true
+WHERE c.message_count IS DISTINCT FROM s.n
+   OR c.last_message_id IS DISTINCT FROM l.id
+   OR c.last_activity_at IS DISTINCT FROM COALESCE(l.created_at, c.created_at)
+   OR c.last_message_preview IS DISTINCT FROM left(l.content, 100)
+"""
+
+
+def populate(conn: psycopg.Connection, *, users: int = 300, conversations: int = 3000, messages: int = 30000) -> None:
+    params = {"users": users, "conversations": conversations, "messages": messages}
+    for statement in POPULATE.split(";\n"):
+        if statement.strip():
+            conn.execute(statement, params)
+    conn.commit()
+
+
+def checksums(conn: psycopg.Connection) -> dict[str, tuple]:
+    return {table: tuple(conn.execute(query).fetchone()) for table, query in CHECKSUMS.items()}
+
+
+def summary_mismatches(conn: psycopg.Connection) -> int:
+    return int(conn.execute(SUMMARY_MISMATCHES).fetchone()[0])
