@@ -100,7 +100,8 @@ def test_lock_that_cannot_be_taken_names_table_and_holder_and_changes_nothing(ne
         assert "message_count" not in cols
 
 
-def test_bad_durations_and_versions_are_usage_errors():
+def test_bad_durations_and_versions_are_usage_errors(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # --pg-version only matters for the embedded server
     result = run("current", "--lock-timeout", "soon")
     assert result.exit_code == 2
     assert result.output.strip() == "Error: --lock-timeout: expected a duration such as 500ms, 2s or 15min, got 'soon'"
