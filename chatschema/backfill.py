@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
 
-__all__ = ["run", "offline_statements", "CHECKPOINT_TABLE", "DEFAULT_BATCH", "NAME"]
+__all__ = ["run", "status", "Checkpoint", "offline_statements", "CHECKPOINT_TABLE", "DEFAULT_BATCH", "NAME"]
 
 NAME = "conversation_summaries"
 CHECKPOINT_TABLE = "chatschema_backfill"
@@ -65,6 +66,24 @@ ON CONFLICT (name) DO UPDATE
        rows_done = {CHECKPOINT_TABLE}.rows_done + EXCLUDED.rows_done,
        updated_at = now()
 """
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    rows_done: int
+    last_id: object | None
+    finished: bool
+
+
+def status(conn: psycopg.Connection) -> Checkpoint | None:
+    """Where the backfill stands (None before it first ran): what a re-run resumes from."""
+    exists = conn.execute("SELECT to_regclass(%s)", (CHECKPOINT_TABLE,)).fetchone()
+    if not exists or exists[0] is None:
+        return None
+    row = conn.execute(
+        f"SELECT rows_done, last_id, finished_at IS NOT NULL FROM {CHECKPOINT_TABLE} WHERE name = %s", (NAME,)
+    ).fetchone()
+    return Checkpoint(int(row[0]), row[1], bool(row[2])) if row else None
 
 
 def _estimate(conn: psycopg.Connection) -> int:
@@ -131,13 +150,15 @@ def run(
     return updated
 
 
-def offline_statements(batch_size: int = DEFAULT_BATCH) -> list[str]:
+def offline_statements(batch_size: int = DEFAULT_BATCH, pause_s: float = 0.0) -> list[str]:
     """The same backfill as SQL for `chatschema sql`: a DO block that commits after every batch.
 
     psql runs it outside a transaction block (Alembic's autocommit block renders COMMIT first),
-    which is what lets a DO block COMMIT (PostgreSQL 11+).
+    which is what lets a DO block COMMIT (PostgreSQL 11+). ``pause_s`` throttles it as
+    ``--backfill-pause`` throttles the online run: a pg_sleep after each commit, holding no locks.
     """
     recompute = RECOMPUTE.replace("%(ids)s", "ids")
+    throttle = f"\n        PERFORM pg_sleep({pause_s:g});" if pause_s > 0 else ""
     loop = f"""DO $$
 DECLARE
     after uuid;
@@ -163,7 +184,7 @@ BEGIN
         VALUES ('{NAME}', after, array_length(ids, 1), now())
         ON CONFLICT (name) DO UPDATE SET last_id = EXCLUDED.last_id,
             rows_done = {CHECKPOINT_TABLE}.rows_done + EXCLUDED.rows_done, updated_at = now();
-        COMMIT;
+        COMMIT;{throttle}
     END LOOP;
     INSERT INTO {CHECKPOINT_TABLE} (name, finished_at) VALUES ('{NAME}', now())
     ON CONFLICT (name) DO UPDATE SET finished_at = now(), updated_at = now();

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+
 import psycopg
 import pytest
 
-from chatschema import backfill, migrate
+from chatschema import backfill, doctor, migrate
 from chatschema.check import check
+from chatschema.errors import MigrationFailed
+from chatschema.settings import Settings
 
 from .populate import checksums, populate, summary_mismatches
 
@@ -96,3 +106,177 @@ def test_backfill_stopped_half_way_resumes_and_ends_exact(new_database):
     with psycopg.connect(settings.dsn) as conn:
         assert summary_mismatches(conn) == 0
         assert conn.execute("SELECT rows_done FROM chatschema_backfill").fetchone()[0] == 1000
+
+
+def wait_for(probe, *, timeout: float = 30.0, every: float = 0.05):
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {probe}")
+
+
+INDEX_STATE = """
+SELECT i.indexrelid, i.indisvalid FROM pg_index i
+WHERE i.indexrelid = to_regclass('ix_messages_conversation_recent')
+"""
+
+
+def test_a_concurrent_build_cancelled_half_way_leaves_an_invalid_index_that_the_rerun_repairs(new_database):
+    settings = new_database("cancelled")
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        populate(conn, users=20, conversations=200, messages=2000)
+    # A transaction holding an old snapshot: the build waits for it after its scans, which is
+    # where it is cancelled, with the index entered in the catalog but not yet valid.
+    holder = psycopg.connect(settings.dsn)
+    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    holder.execute("SELECT count(*) FROM users")
+    holder_pid = holder.info.backend_pid
+    time.sleep(1.1)
+    warnings: list[str] = []
+    outcome: dict[str, BaseException] = {}
+
+    def migrate_in_background() -> None:
+        try:
+            migrate.upgrade(settings, "0002", on_warning=warnings.append)
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=migrate_in_background)
+    worker.start()
+    try:
+        with psycopg.connect(settings.dsn, autocommit=True) as watcher:
+            pid = wait_for(lambda: watcher.execute(
+                "SELECT pid FROM pg_stat_progress_create_index WHERE phase = 'waiting for old snapshots'").fetchone())
+            watcher.execute("SELECT pg_cancel_backend(%s)", pid)
+        worker.join(30)
+    finally:
+        holder.rollback()
+        holder.close()
+    error = outcome.get("error")
+    assert isinstance(error, MigrationFailed)
+    assert str(error) == (
+        "revision 0002 was cancelled while running CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+        "ix_messages_conversation_recent ON messages (conversation_id, created_at DESC, id DESC) INCLUDE (role) "
+        "(statement_timeout is off for it, so another session cancelled it, e.g. pg_cancel_backend, or the server "
+        "is shutting down). It may leave an INVALID index behind; the next `chatschema upgrade` drops and rebuilds "
+        "it. The database is at 0001; re-run to continue."
+    )
+    # before the build, the session it would wait for was named
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        "create index concurrently on messages will wait for these sessions (it waits for every transaction "
+        f"holding an older snapshot, up to lock_timeout 15min): pid {holder_pid} (idle in transaction, "
+        "transaction open ")
+    assert warnings[0].endswith("s): SELECT count(*) FROM users")
+    assert migrate.current(settings) == "0001"
+    with psycopg.connect(settings.dsn) as conn:
+        debris, valid = conn.execute(INDEX_STATE).fetchone()
+        assert valid is False
+    assert [(f.kind, f.name) for f in doctor.diagnose(settings) if f.kind == "invalid-index"] == [
+        ("invalid-index", "ix_messages_conversation_recent")]
+
+    assert [r.revision for r in migrate.upgrade(settings, "0002")] == ["0002"]
+    with psycopg.connect(settings.dsn) as conn:
+        rebuilt, valid = conn.execute(INDEX_STATE).fetchone()
+        assert valid is True and rebuilt != debris
+        assert conn.execute("SELECT to_regclass('ix_messages_conversation_id')").fetchone()[0] is None
+    assert [f for f in doctor.diagnose(settings) if f.kind == "invalid-index"] == []
+
+
+def test_backfill_killed_mid_way_resumes_where_it_stopped_and_ends_exact(new_database):
+    settings = replace(new_database("killed"), backfill_batch_size=100)
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        populate(conn, users=50, conversations=3000, messages=20000)
+    migrate.upgrade(settings, "0003")
+    command = [sys.executable, "-c", "from chatschema.cli import main; main()", "upgrade", "0004", "--dsn",
+               settings.dsn, "--backfill-batch-size", "100", "--backfill-pause", "100ms"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with psycopg.connect(settings.dsn, autocommit=True) as watcher:
+            def rows_done() -> int:
+                state = backfill.status(watcher)
+                return state.rows_done if state else 0
+
+            wait_for(lambda: rows_done() >= 500)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            killed_at = rows_done()
+            state = backfill.status(watcher)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert state is not None and not state.finished
+    assert 500 <= killed_at < 3000 and killed_at % 100 == 0  # only whole, committed batches count
+    assert migrate.current(settings) == "0003"
+
+    seen: list[int] = []
+    migrate.upgrade(settings, "0004", progress=lambda name, done, total: seen.append(done))
+    assert seen[0] == killed_at + 100  # continues after the last committed batch, does not restart
+    assert seen[-1] == 3000
+    with psycopg.connect(settings.dsn) as conn:
+        final = backfill.status(conn)
+        assert final is not None and (final.rows_done, final.finished) == (3000, True)
+        assert summary_mismatches(conn) == 0
+
+
+def test_retries_back_off_exponentially_with_jitter_and_a_cap():
+    settings = Settings(retry_delay_ms=1000, retry_max_delay_ms=30_000)
+    rng = random.Random(7)
+    for attempt, (low, high) in {1: (0.5, 1), 2: (1, 2), 3: (2, 4), 5: (8, 16), 6: (15, 30), 12: (15, 30)}.items():
+        delays = [migrate._backoff(settings, attempt, rng) for _ in range(50)]
+        assert all(low <= d <= high for d in delays), (attempt, min(delays), max(delays))
+        assert len(set(delays)) > 1  # jittered
+
+
+def test_offline_backfill_is_throttled_like_the_online_one():
+    script = migrate.offline_sql("0003:0004", replace(Settings(), backfill_batch_size=500, backfill_pause_ms=250))
+    assert "LIMIT 500 FOR UPDATE" in script
+    assert "COMMIT;\n        PERFORM pg_sleep(0.25);\n    END LOOP;" in script
+
+
+def test_an_index_another_session_is_building_is_left_alone(new_database):
+    """INVALID because it is being built right now (pg_stat_progress_create_index), not debris: not dropped."""
+    settings = new_database("building")
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        populate(conn, users=10, conversations=50, messages=500)
+    holder = psycopg.connect(settings.dsn)
+    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    holder.execute("SELECT 1 FROM users LIMIT 1")
+    builder = psycopg.connect(settings.dsn, autocommit=True)
+    outcome: list[BaseException] = []
+
+    def build_by_hand() -> None:
+        try:
+            builder.execute("CREATE INDEX CONCURRENTLY ix_messages_conversation_recent ON messages (conversation_id)")
+        except psycopg.errors.QueryCanceled as exc:
+            outcome.append(exc)
+
+    build = threading.Thread(target=build_by_hand)
+    build.start()
+    try:
+        with psycopg.connect(settings.dsn, autocommit=True) as watcher:
+            wait_for(lambda: watcher.execute(
+                "SELECT 1 FROM pg_stat_progress_create_index WHERE phase = 'waiting for old snapshots'").fetchone())
+            with pytest.raises(MigrationFailed) as refused:
+                migrate.upgrade(settings, "0002")
+            assert str(refused.value) == (
+                f"index ix_messages_conversation_recent is being built right now by pid {builder.info.backend_pid} "
+                "(see pg_stat_progress_create_index); wait for that build to finish, then re-run"
+            )
+            watcher.execute("SELECT pg_cancel_backend(%s)", (builder.info.backend_pid,))
+        build.join(10)
+    finally:
+        holder.rollback()
+        holder.close()
+        builder.close()
+    assert len(outcome) == 1  # the hand-made build was cancelled by the test, not by the migration
+    assert migrate.current(settings) == "0001"
+    assert [r.revision for r in migrate.upgrade(settings, "0002")] == ["0002"]

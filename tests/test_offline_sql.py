@@ -23,7 +23,7 @@ def test_each_revision_renders_up_and_down(rev):
 
 def test_script_sets_timeouts_and_never_builds_concurrently_inside_a_transaction():
     script = migrate.offline_sql("base:head")
-    assert script.startswith("SET lock_timeout = '2000ms';")
+    assert script.startswith("SET lock_timeout = '500ms';\n\nSET statement_timeout = '60000ms';")
     in_transaction = False
     for chunk in script.split(";\n"):
         statement = "\n".join(line for line in chunk.splitlines() if not line.startswith("--")).strip()

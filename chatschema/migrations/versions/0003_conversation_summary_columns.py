@@ -22,6 +22,24 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Lock order: messages first, then conversations, the order the application's plain INSERT takes
+    # them (the row, then its foreign-key parent). The other order deadlocks with in-flight inserts,
+    # and PostgreSQL's deadlock detector then cancels the application's INSERT, not this revision.
+    # messages is append-mostly: insert-triggered autovacuum keeps its visibility map set for
+    # index-only scans.
+    op.execute(
+        """
+        ALTER TABLE messages
+            ADD CONSTRAINT ck_messages_role CHECK (role IN ('system', 'user', 'assistant', 'tool')) NOT VALID,
+            SET (autovacuum_vacuum_insert_scale_factor = 0.02)
+        """
+    )
+    # A few conversations hold most messages: sample more so per-conversation estimates hold.
+    op.execute("ALTER TABLE messages ALTER COLUMN conversation_id SET STATISTICS 1000")
+    # Every send updates its conversation row, and last_activity_at is indexed, so those updates
+    # are never HOT: vacuum conversations early.
+    # chatschema-lint: ignore prefer-bigint-over-int -- message_count counts one conversation's messages,
+    # far below 2^31, and int4 keeps the row that every send updates narrow
     op.execute(
         """
         ALTER TABLE conversations
@@ -34,20 +52,10 @@ def upgrade() -> None:
             SET (autovacuum_vacuum_scale_factor = 0.02)
         """
     )
-    # Every send updates its conversation row, and last_activity_at is indexed, so those updates
-    # are never HOT: vacuum conversations early. messages is append-mostly: insert-triggered
-    # autovacuum keeps its visibility map set for index-only scans.
-    op.execute(
-        """
-        ALTER TABLE messages
-            ADD CONSTRAINT ck_messages_role CHECK (role IN ('system', 'user', 'assistant', 'tool')) NOT VALID,
-            SET (autovacuum_vacuum_insert_scale_factor = 0.02)
-        """
-    )
-    # A few conversations hold most messages: sample more so per-conversation estimates hold.
-    op.execute("ALTER TABLE messages ALTER COLUMN conversation_id SET STATISTICS 1000")
 
 
+# chatschema-lint: ignore ban-drop-column,ban-drop-constraint -- the downgrade removes exactly what 0003
+# added; roll the application back to the plain INSERT first (docs/design.md)
 def downgrade() -> None:
     op.execute("ALTER TABLE messages ALTER COLUMN conversation_id SET STATISTICS -1")
     op.execute(

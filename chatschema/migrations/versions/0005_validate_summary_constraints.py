@@ -1,6 +1,7 @@
 """Validate the CHECK constraints added NOT VALID in 0003.
 
-VALIDATE CONSTRAINT scans the table under SHARE UPDATE EXCLUSIVE: reads and writes continue.
+VALIDATE CONSTRAINT scans the table under SHARE UPDATE EXCLUSIVE: reads and writes continue,
+so it runs with the long (online) timeouts rather than the short ones meant for strong locks.
 A row that breaks a rule (a role outside system/user/assistant/tool, say) stops the revision
 with PostgreSQL's message naming the constraint; nothing else changes.
 
@@ -10,7 +11,7 @@ Revises: 0004
 
 from __future__ import annotations
 
-from alembic import op
+from chatschema.ddl import validate_constraint
 
 revision = "0005"
 down_revision = "0004"
@@ -19,9 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE conversations VALIDATE CONSTRAINT ck_conversations_message_count")
-    op.execute("ALTER TABLE conversations VALIDATE CONSTRAINT ck_conversations_preview_length")
-    op.execute("ALTER TABLE messages VALIDATE CONSTRAINT ck_messages_role")
+    validate_constraint("conversations", "ck_conversations_message_count")
+    validate_constraint("conversations", "ck_conversations_preview_length")
+    validate_constraint("messages", "ck_messages_role")
 
 
 def downgrade() -> None:

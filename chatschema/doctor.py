@@ -1,0 +1,318 @@
+"""Health checks on any database: what a DBA looks for after a migration or an incident.
+
+- **invalid indexes**: debris of a failed or cancelled concurrent build. They cost every write
+  and serve no read; an index still being built also shows as invalid and is reported apart.
+- **indexes no catalog query uses**: chatschema knows which indexes its queries need (the
+  ``chatschema.indexes`` registry), which indexes back constraints, and the unique indexes the
+  materialized views need for a concurrent refresh. Any other index is write cost with no
+  reader chatschema knows of.
+- **duplicate indexes**: a non-unique B-tree whose key columns are a leading prefix of another
+  index on the same table (same opclass, collation and order, same predicate, its INCLUDE
+  columns covered) answers nothing the longer one cannot.
+- **stale materialized views**: PostgreSQL records no refresh time. A view is stale here when it
+  was never populated, or when the newest message falls on a later UTC day than the view's
+  newest day. The newest message time is read from ``conversations.last_activity_at`` (kept by
+  the send statement, one scan of conversations, not of messages) once the summary columns
+  exist, else from ``messages``. A view refreshed today that misses today's later messages is
+  therefore not reported: the check detects views that are a day or more behind.
+
+The same catalog queries serve ``chatschema lint`` (invalid indexes, refresh keys).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from . import server
+from .indexes import INDEXES
+from .locks import BOOKKEEPING_TABLES
+from .settings import Settings
+from .views import VIEWS
+
+__all__ = [
+    "Finding",
+    "InvalidIndex",
+    "invalid_indexes",
+    "unknown_indexes",
+    "duplicate_indexes",
+    "stale_views",
+    "refresh_key_problems",
+    "diagnose",
+    "builds_in_progress",
+    "format_size",
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # invalid-index | unused-index | duplicate-index | stale-view
+    name: str
+    message: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class InvalidIndex:
+    name: str
+    table: str
+    definition: str
+    bytes: int
+    building_pid: int | None  # a build in progress (pg_stat_progress_create_index), not debris
+
+
+_INVALID = """
+SELECT c.relname, t.relname, pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid),
+       (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid LIMIT 1)
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+ WHERE c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid
+ ORDER BY t.relname, c.relname
+"""
+
+_INDEXES = """
+SELECT c.relname, t.relname, am.amname, i.indisunique, i.indisvalid, i.indnkeyatts,
+       i.indkey::int2[], i.indclass::oid[], i.indcollation::oid[], i.indoption::int2[],
+       pg_get_expr(i.indpred, i.indrelid), i.indexprs IS NOT NULL,
+       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')),
+       pg_relation_size(i.indexrelid), coalesce(s.idx_scan, 0), pg_get_indexdef(i.indexrelid)
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_am am ON am.oid = c.relam
+  LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+ WHERE c.relnamespace = current_schema()::regnamespace
+ ORDER BY t.relname, c.relname
+"""
+
+
+@dataclass(frozen=True)
+class _Index:
+    name: str
+    table: str
+    method: str
+    unique: bool
+    valid: bool
+    nkeys: int
+    columns: tuple[int, ...]
+    classes: tuple[int, ...]
+    collations: tuple[int, ...]
+    options: tuple[int, ...]
+    predicate: str | None
+    expressions: bool
+    backs_constraint: bool
+    bytes: int
+    scans: int
+    definition: str
+
+    @property
+    def keys(self) -> tuple[tuple[int, int, int, int], ...]:
+        return tuple(zip(self.columns[: self.nkeys], self.classes, self.collations, self.options))
+
+
+def _indexes(conn: psycopg.Connection) -> list[_Index]:
+    out = []
+    for row in conn.execute(_INDEXES).fetchall():
+        name, table, method, unique, valid, nkeys, cols, classes, colls, opts, pred, exprs, backs, size, scans, ddl = row
+        out.append(_Index(name, table, method, unique, valid, nkeys, tuple(cols), tuple(classes), tuple(colls),
+                          tuple(opts), pred, exprs, backs, size, scans, ddl))
+    return out
+
+
+def invalid_indexes(conn: psycopg.Connection) -> list[InvalidIndex]:
+    """Indexes with indisvalid = false in the current schema, builds in progress marked as such."""
+    return [InvalidIndex(*row) for row in conn.execute(_INVALID).fetchall()]
+
+
+def format_size(n: float) -> str:
+    """Bytes for people: 16.0 kB, 330.2 MB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def known_index_names() -> set[str]:
+    return {spec.name for spec in INDEXES} | {view.index for view in VIEWS}
+
+
+def unknown_indexes(conn: psycopg.Connection) -> list[Finding]:
+    """Valid indexes that neither the registry, a constraint nor a view's refresh key accounts for."""
+    known = known_index_names()
+    out = []
+    for ix in _indexes(conn):
+        if ix.name in known or ix.backs_constraint or not ix.valid or ix.table in BOOKKEEPING_TABLES:
+            continue
+        out.append(Finding(
+            "unused-index", ix.name,
+            f"{ix.name} on {ix.table} ({format_size(ix.bytes)}, {ix.scans} scans since statistics were reset) is not used "
+            f"by any catalog query: {ix.definition}",
+            f"if no other application reads through it, DROP INDEX CONCURRENTLY {ix.name}; if a query needs it, "
+            f"add it to chatschema/indexes.py with the query it serves",
+        ))
+    return out
+
+
+def _redundant(a: _Index, b: _Index) -> bool:
+    """Whether ``a`` answers nothing ``b`` cannot (B-tree, leading-prefix keys)."""
+    if a.name == b.name or a.table != b.table or a.method != "btree" or b.method != "btree":
+        return False
+    if not (a.valid and b.valid) or a.expressions or b.expressions or a.predicate != b.predicate:
+        return False
+    if a.backs_constraint:  # dropping it means dropping the constraint
+        return False
+    if a.unique and not (b.unique and a.keys == b.keys):
+        return False
+    if len(a.keys) > len(b.keys) or b.keys[: len(a.keys)] != a.keys:
+        return False
+    # a's INCLUDE columns must be in b somewhere, or a index-only scan would lose them.
+    return set(a.columns) <= set(b.columns)
+
+
+def duplicate_indexes(conn: psycopg.Connection) -> list[Finding]:
+    """Indexes made redundant by another index on the same table."""
+    ixs = _indexes(conn)
+    known = known_index_names()
+    # Name the index a DBA keeps: a registered one first, then the longest.
+    keepers = sorted(ixs, key=lambda ix: (ix.name not in known, -len(ix.keys), ix.name))
+    out, reported = [], set()
+    for a in ixs:
+        for b in keepers:
+            if _redundant(a, b) and (b.name, a.name) not in reported:
+                reported.add((a.name, b.name))
+                out.append(Finding(
+                    "duplicate-index", a.name,
+                    f"{a.name} on {a.table} ({format_size(a.bytes)}) is redundant: its key columns are a leading prefix of "
+                    f"{b.name}'s ({a.definition}; {b.definition})",
+                    f"DROP INDEX CONCURRENTLY {a.name} (the longer index serves the same lookups)",
+                ))
+                break
+    return out
+
+
+def _has_column(conn: psycopg.Connection, table: str, column: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+        (table, column),
+    ).fetchone()
+    return row is not None
+
+
+def _newest_message(conn: psycopg.Connection) -> dt.datetime | None:
+    if _has_column(conn, "conversations", "last_message_id"):
+        query = "SELECT max(last_activity_at) FROM conversations WHERE last_message_id IS NOT NULL"
+    elif conn.execute("SELECT to_regclass('messages')").fetchone()[0] is not None:  # type: ignore[index]
+        query = "SELECT max(created_at) FROM messages"
+    else:
+        return None
+    row = conn.execute(query).fetchone()
+    return row[0] if row else None
+
+
+def stale_views(conn: psycopg.Connection) -> list[Finding]:
+    """Analytics views never populated, or a UTC day or more behind the newest message."""
+    out = []
+    newest = None
+    for view in VIEWS:
+        row = conn.execute(
+            "SELECT ispopulated FROM pg_matviews WHERE schemaname = current_schema() AND matviewname = %s",
+            (view.name,),
+        ).fetchone()
+        if row is None:
+            continue
+        if not row[0]:
+            out.append(Finding("stale-view", view.name, f"{view.name} was never populated",
+                               "chatschema views refresh (the first refresh cannot be concurrent)"))
+            continue
+        if not _has_column(conn, view.name, "day"):
+            continue
+        newest = newest or _newest_message(conn)
+        if newest is None:
+            continue
+        last_day = conn.execute(sql.SQL("SELECT max(day) FROM {}").format(sql.Identifier(view.name))).fetchone()[0]  # type: ignore[index]
+        newest_day = newest.astimezone(dt.timezone.utc).date()
+        if last_day is None or last_day < newest_day:
+            behind = f"ends at {last_day}" if last_day else "is empty"
+            out.append(Finding(
+                "stale-view", view.name,
+                f"{view.name} {behind}, but messages exist up to {newest.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+                "chatschema views refresh --concurrently (and schedule it)",
+            ))
+    return out
+
+
+_VIEW_UNIQUE = """
+SELECT c.relname, i.indisvalid, i.indpred IS NOT NULL, i.indexprs IS NOT NULL,
+       array(SELECT a.attname::text FROM unnest(i.indkey[:i.indnkeyatts - 1]) WITH ORDINALITY k(n, pos)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.pos)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = %s::regclass AND i.indisunique
+ ORDER BY c.relname
+"""
+
+
+def refresh_key_problems(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """(view, problem) for materialized views a concurrent refresh cannot use, or uses badly.
+
+    REFRESH ... CONCURRENTLY needs a valid UNIQUE index on plain columns with no WHERE; rows with
+    a NULL in that key never match the fresh result, so every refresh deletes and re-inserts them.
+    """
+    out = []
+    views = conn.execute(
+        "SELECT matviewname, ispopulated FROM pg_matviews WHERE schemaname = current_schema() ORDER BY 1"
+    ).fetchall()
+    for name, populated in views:
+        uniques = conn.execute(_VIEW_UNIQUE, (name,)).fetchall()
+        usable = [(ix, cols) for ix, valid, partial, expr, cols in uniques if valid and not partial and not expr]
+        if not usable:
+            why = "; ".join(
+                f"{ix} is " + ", ".join(w for w, bad in (("INVALID", not valid), ("partial (WHERE)", partial),
+                                                         ("on an expression", expr)) if bad)
+                for ix, valid, partial, expr, _ in uniques
+            ) or "it has no unique index"
+            out.append((name, f"no unique index a concurrent refresh can use: {why}"))
+            continue
+        if not populated:
+            continue
+        for ix, cols in usable:
+            cond = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in cols)
+            has_null = conn.execute(
+                sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(sql.Identifier(name), cond)
+            ).fetchone()[0]  # type: ignore[index]
+            if has_null:
+                out.append((name, f"key column(s) {', '.join(cols)} of {ix} contain NULLs: every concurrent refresh "
+                                  f"deletes and re-inserts those rows"))
+    return out
+
+
+def diagnose(settings: Settings) -> list[Finding]:
+    """Every finding on the database: invalid, unknown and duplicate indexes, stale views."""
+    info = server.conninfo(settings)
+    with server.connect(info, autocommit=True) as conn:
+        findings = []
+        for ix in invalid_indexes(conn):
+            if ix.building_pid is not None:
+                continue
+            findings.append(Finding(
+                "invalid-index", ix.name,
+                f"{ix.name} on {ix.table} is INVALID ({format_size(ix.bytes)}; left by a failed or cancelled build): {ix.definition}",
+                f"DROP INDEX CONCURRENTLY {ix.name}; then re-run `chatschema upgrade` (it rebuilds its own indexes)",
+            ))
+        findings += unknown_indexes(conn)
+        findings += duplicate_indexes(conn)
+        findings += stale_views(conn)
+        return findings
+
+
+def builds_in_progress(settings: Settings) -> list[InvalidIndex]:
+    info = server.conninfo(settings)
+    with server.connect(info, autocommit=True) as conn:
+        return [ix for ix in invalid_indexes(conn) if ix.building_pid is not None]

@@ -1,0 +1,160 @@
+"""Parameters taken from the data: the rows whose plans differ most.
+
+Each operation runs with the heaviest user (most conversations), a typical user (the median), a
+user with nothing, the longest conversation, a typical one and an empty one, and a deep page: the
+cursor of the row in the middle of the heaviest user's list and of the longest conversation (an
+OFFSET of the same depth for the variants that page with OFFSET). The first case of an operation is
+its primary case: the capability probe, growth and the demo's table use it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import psycopg
+
+from ..catalog import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
+from ..seed import InterestingRows, interesting_ids
+
+__all__ = ["Case", "DataPoints", "data_points", "cases_for"]
+
+SEND_MESSAGE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://chatschema/plans/send")
+SEND_CONTENT = "Plan check: " + "the quick brown fox jumps over the lazy dog " * 5
+RANGE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of parameter values, named for what it exercises."""
+
+    name: str
+    values: tuple[tuple[str, Any], ...]
+    primary: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class DataPoints:
+    """The interesting rows of one database, and the deep-page cursors at its revision."""
+
+    ids: InterestingRows
+    whale_middle: int  # OFFSET of the middle of the heaviest user's list
+    longest_middle: int  # OFFSET of the middle of the longest conversation
+    whale_cursor: tuple[Any, uuid.UUID] | None  # (last_activity_at, id) at that depth; None before head
+    longest_cursor: tuple[Any, uuid.UUID] | None  # (created_at, id) at that depth
+    until: date  # analytics: the day after the newest message of the longest conversation
+    table_rows: Mapping[str, float]
+
+    @property
+    def since(self) -> date:
+        return self.until - timedelta(days=RANGE_DAYS)
+
+
+_WHALE_CURSOR = """
+SELECT last_activity_at, id FROM conversations WHERE user_id = %(user)s
+ORDER BY last_activity_at DESC, id DESC OFFSET %(depth)s LIMIT 1
+"""
+_LONGEST_CURSOR = """
+SELECT created_at, id FROM messages WHERE conversation_id = %(conversation)s
+ORDER BY created_at DESC, id DESC OFFSET %(depth)s LIMIT 1
+"""
+_NEWEST = "SELECT max(created_at) FROM messages WHERE conversation_id = %(conversation)s"
+_TABLE_ROWS = """
+SELECT c.relname, greatest(c.reltuples, 0) FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm')
+"""
+_HAS_ACTIVITY = """
+SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('conversations')
+               AND attname = 'last_activity_at' AND NOT attisdropped)
+"""
+
+
+def data_points(conn: psycopg.Connection) -> DataPoints:
+    """Find the interesting rows and deep cursors of the database ``conn`` is connected to."""
+    ids = interesting_ids(conn)
+    whale_middle = ids.heaviest_user_conversations // 2
+    longest_middle = ids.longest_conversation_messages // 2
+    whale_cursor = longest_cursor = None
+    row = conn.execute(_HAS_ACTIVITY).fetchone()
+    if row and row[0]:
+        found = conn.execute(_WHALE_CURSOR, {"user": ids.heaviest_user_id, "depth": whale_middle}).fetchone()
+        whale_cursor = (found[0], found[1]) if found else None
+        found = conn.execute(
+            _LONGEST_CURSOR, {"conversation": ids.longest_conversation_id, "depth": longest_middle}
+        ).fetchone()
+        longest_cursor = (found[0], found[1]) if found else None
+    newest = conn.execute(_NEWEST, {"conversation": ids.longest_conversation_id}).fetchone()
+    until = (newest[0].date() if newest and newest[0] else date.today()) + timedelta(days=1)
+    table_rows = {name: float(n) for name, n in conn.execute(_TABLE_ROWS)}
+    conn.rollback()
+    return DataPoints(ids, whale_middle, longest_middle, whale_cursor, longest_cursor, until, table_rows)
+
+
+def _page_limit(query: Query) -> int:
+    # The API asks for a page + 1 (has_more); today's code and the proposal ask for the page.
+    return 21 if query.variant == "optimized" else 20
+
+
+def cases_for(query: Query, data: DataPoints) -> list[Case]:
+    """The parameter cases of ``query``'s operation, with values for exactly its parameters."""
+    ids = data.ids
+    first = {"before_at": FIRST_PAGE_AT, "before_id": FIRST_PAGE_ID, "offset": 0, "limit": _page_limit(query)}
+    common = {
+        "message_id": SEND_MESSAGE_ID, "role": "user", "content": SEND_CONTENT,
+        "since": data.since, "until": data.until,
+    }
+    raw: list[tuple[str, dict[str, Any]]] = []
+    op = query.operation
+    if op == "list_conversations":
+        deep = {**first, "offset": data.whale_middle}
+        if data.whale_cursor:
+            deep.update(before_at=data.whale_cursor[0], before_id=data.whale_cursor[1])
+        raw = [
+            ("heaviest user, first page", {**first, "user_id": ids.heaviest_user_id}),
+            (f"heaviest user, page at row {data.whale_middle:,}", {**deep, "user_id": ids.heaviest_user_id}),
+            ("typical user", {**first, "user_id": ids.typical_user_id}),
+        ]
+        if ids.idle_user_id:
+            raw.append(("user with no conversations", {**first, "user_id": ids.idle_user_id}))
+    elif op in ("load_messages", "conversation_view"):
+        longest = {"conversation_id": ids.longest_conversation_id, "user_id": ids.longest_conversation_user_id}
+        raw = [("longest conversation" + (", first page" if op == "load_messages" else ""), {**first, **longest})]
+        if op == "load_messages":
+            deep = {**first, **longest, "offset": data.longest_middle}
+            if data.longest_cursor:
+                deep.update(before_at=data.longest_cursor[0], before_id=data.longest_cursor[1])
+            raw.append((f"longest conversation, page at message {data.longest_middle:,}", deep))
+        if ids.typical_conversation_id:
+            raw.append(("typical conversation", {**first, "conversation_id": ids.typical_conversation_id,
+                                                 "user_id": ids.typical_conversation_user_id}))
+        if ids.empty_conversation_id:
+            raw.append(("empty conversation", {**first, "conversation_id": ids.empty_conversation_id,
+                                               "user_id": ids.empty_conversation_user_id}))
+    elif op == "send_message":
+        raw = [("into the longest conversation", {"conversation_id": ids.longest_conversation_id,
+                                                  "user_id": ids.longest_conversation_user_id})]
+        if ids.typical_conversation_id:
+            raw.append(("into a typical conversation", {"conversation_id": ids.typical_conversation_id,
+                                                        "user_id": ids.typical_conversation_user_id}))
+    elif op == "user_daily_counts":
+        raw = [("heaviest user, 30 days", {"user_id": ids.heaviest_user_id}),
+               ("typical user, 30 days", {"user_id": ids.typical_user_id})]
+        if ids.idle_user_id:
+            raw.append(("user with no conversations, 30 days", {"user_id": ids.idle_user_id}))
+    elif op == "daily_totals":
+        raw = [("last 30 days", {})]
+    else:  # pragma: no cover - the catalog's operations are all above
+        raise KeyError(f"no parameter cases for operation {op!r}")
+    wanted = query.all_params
+    cases = []
+    for i, (name, values) in enumerate(raw):
+        merged = {**common, **values}
+        cases.append(Case(name, tuple((p, merged[p]) for p in wanted), primary=(i == 0)))
+    return cases

@@ -1,0 +1,342 @@
+"""The whole verification run: scratch databases on the embedded server, or a server given by --dsn.
+
+On the scratch database (the embedded default) the story is the migration's: seed at revision
+0001, verify ``today`` and ``seed_proposal``, upgrade the same database to head, verify
+``optimized``; then a second, smaller database answers how each query's buffers grow with the data.
+On a ``--dsn`` server nothing is written: the variants that match the database's revision are
+planned in READ ONLY transactions, measured only with ``--analyze``, writes never executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from .. import migrate, server
+from ..catalog import Query, all_queries, by_name
+from ..errors import ConfigError
+from ..seed import SCALES, SeedReport, seed_database
+from ..settings import Settings
+from ..views import VIEWS
+from .explain import MODES, PINNED, SCRATCH_COSTS, Explainer, recorded_settings
+from .findings import Finding
+from .verify import CheckResult, QueryResult, check_growth, check_schema, check_stability, connect, verify_database
+
+__all__ = [
+    "Report",
+    "Shown",
+    "run",
+    "show",
+    "scratch_run",
+    "select_queries",
+    "settle",
+    "VARIANT_CHOICES",
+    "STATS_TARGET",
+]
+
+Progress = Callable[[str, int, int], None]
+Event = Callable[[str, Any], None]
+VARIANT_CHOICES = ("optimized", "today", "seed_proposal", "all")
+STATS_TARGET = 1000  # ANALYZE samples 300 x this many rows: the whole table up to 300k rows, so it repeats
+GROWTH_DIVISOR = 4
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of a verification run; ``exit_code`` is the CLI's."""
+
+    target: str
+    server_version: int
+    scratch: bool
+    analyze: bool
+    results: tuple[QueryResult, ...]
+    schema_findings: tuple[Finding, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    pinned: tuple[tuple[str, str, str], ...] = ()
+    recorded: tuple[tuple[str, str], ...] = ()
+    seeds: tuple[SeedReport, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for r in self.results for f in r.findings) + self.schema_findings
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return tuple(r.error for r in self.results if r.error)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors or not self.results:
+            return 2
+        return 1 if self.findings else 0
+
+    def result(self, name: str) -> QueryResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+def select_queries(variant: str = "optimized", name: str | None = None) -> list[Query]:
+    """The catalog queries to verify: one variant (or all), optionally one operation or query."""
+    if variant not in VARIANT_CHOICES:
+        raise ConfigError(f"--variant: expected one of {', '.join(VARIANT_CHOICES)}, got {variant!r}")
+    if name:
+        try:
+            chosen = list(by_name(name))
+        except KeyError as exc:
+            raise ConfigError(f"--query: {exc.args[0]}") from None
+        if "." not in name and variant != "all":
+            chosen = [q for q in chosen if q.variant == variant]
+            if not chosen:
+                raise ConfigError(f"--query: {name} has no {variant} variant")
+        return chosen
+    return [q for q in all_queries() if variant == "all" or q.variant == variant]
+
+
+def settle(info: str) -> None:
+    """VACUUM (ANALYZE) every table and view: visibility map set, statistics from the whole table."""
+    with server.connect(info, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(STATS_TARGET)))
+        tables = ["users", "conversations", "messages"]
+        tables += [v.name for v in VIEWS if conn.execute("SELECT to_regclass(%s)", (v.name,)).fetchone()[0]]  # type: ignore[index]
+        for table in tables:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+
+
+def _at(revision: str, query: Query, head: str) -> bool:
+    return query.revision == revision or (query.revision == "head" and revision == head)
+
+
+def scratch_run(
+    settings: Settings,
+    queries: Sequence[Query],
+    *,
+    scale: str = "ci",
+    messages: int | None = None,
+    modes: Sequence[str] = MODES,
+    stability: bool = True,
+    statement_timeout_ms: int = 60_000,
+    progress: Progress | None = None,
+    on_event: Event | None = None,
+) -> tuple[list[QueryResult], SeedReport, str]:
+    """Seed the empty database of ``settings`` at 0001, verify the 0001 queries, upgrade, verify the rest.
+
+    Returns the results in ``queries`` order, the seed report and the database's conninfo.
+    """
+    emit = on_event or (lambda kind, payload: None)
+    info = server.conninfo(settings)
+    head = migrate.script_directory().get_current_head() or "head"
+    old = [q for q in queries if q.revision != "head"]
+    new = [q for q in queries if q.revision == "head"]
+    emit("stage", f"new database {server.describe_target(info)} at revision 0001 (today's schema)")
+    for rev in migrate.upgrade(settings, "0001"):
+        emit("revision", rev)
+    seeded = seed_database(info, scale=scale, messages=messages, progress=progress)
+    emit("seeded", seeded)
+    settle(info)
+    results: list[QueryResult] = []
+    if old:
+        emit("stage", "verifying today's queries at revision 0001")
+        found, data = verify_database(info, old, analyze=True, scratch=True, modes=modes, progress=progress,
+                                      statement_timeout_ms=statement_timeout_ms)
+        if stability and "custom" in modes:
+            found = check_stability(info, found, data, scratch=True)
+        emit("verified", found)
+        results += found
+    if new:
+        emit("stage", f"upgrading the same database to head ({head})")
+        for rev in migrate.upgrade(settings, "head", progress=progress):
+            emit("revision", rev)
+        settle(info)
+        emit("stage", "verifying the optimized queries at head")
+        found, data = verify_database(info, new, analyze=True, scratch=True, modes=modes, progress=progress,
+                                      statement_timeout_ms=statement_timeout_ms)
+        if stability and "custom" in modes:
+            found = check_stability(info, found, data, scratch=True)
+        emit("verified", found)
+        results += found
+    order = {q.name: i for i, q in enumerate(queries)}
+    results.sort(key=lambda r: order[r.name])
+    return results, seeded, info
+
+
+def _fresh(settings: Settings, name: str) -> Settings:
+    """Settings of a new, empty database ``name`` on the same server (dropped first if it exists)."""
+    if settings.dsn is None:
+        _drop(settings, name)
+        return settings.with_database(name)  # the embedded server creates it on first connect
+    admin = server.conninfo(settings)
+    with server.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(admin)
+    params["dbname"] = name
+    return dataclasses.replace(settings, dsn=make_conninfo("", **params))
+
+
+def _timeout(settings: Settings, default_ms: int) -> int:
+    return settings.statement_timeout_ms or default_ms
+
+
+def run(
+    settings: Settings,
+    *,
+    variant: str = "optimized",
+    query: str | None = None,
+    analyze: bool | None = None,
+    scale: str = "ci",
+    messages: int | None = None,
+    growth: bool = True,
+    stability: bool = True,
+    database: str = "chatschema_plans",
+    scratch: bool | None = None,
+    progress: Progress | None = None,
+    on_event: Event | None = None,
+) -> Report:
+    """Verify the catalog's plans on scratch databases, or on the database of ``settings.dsn`` as it is.
+
+    ``scratch`` (default: when no --dsn is given) seeds new databases named ``database`` (and
+    ``database``_small for growth) on the server, dropping them first; the demo passes it with --dsn.
+    """
+    queries = select_queries(variant, query)
+    if scale not in SCALES:
+        raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
+    contracts = {q.name: q.contract for q in all_queries() if q.variant == "optimized"}
+    if settings.dsn and not scratch:
+        return _run_dsn(settings, queries, analyze=bool(analyze), contracts=contracts, progress=progress)
+    if analyze is False:
+        raise ConfigError("--no-analyze applies to --dsn servers; the scratch database is always measured")
+    emit = on_event or (lambda kind, payload: None)
+    main = _fresh(settings, database)
+    timeout = _timeout(settings, 60_000)
+    results, seeded, info = scratch_run(main, queries, scale=scale, messages=messages, stability=stability,
+                                        statement_timeout_ms=timeout, progress=progress, on_event=emit)
+    seeds = [seeded]
+    notes = []
+    if growth:
+        small_messages = max(seeded.messages // GROWTH_DIVISOR, 1000)
+        emit("stage", f"growth: a second database with {small_messages:,} messages")
+        small, small_seed, _ = scratch_run(
+            _fresh(settings, f"{database}_small"), queries, scale=scale, messages=small_messages,
+            modes=("custom",), stability=False, statement_timeout_ms=timeout, progress=progress,
+        )
+        seeds.append(small_seed)
+        results = check_growth(small, results, small_seed.messages, seeded.messages)
+        _drop(settings, f"{database}_small")
+    else:
+        notes.append("growth not measured (--no-growth)")
+    with connect(info) as conn:
+        at_head = migrate.current(main) == migrate.script_directory().get_current_head()
+        schema = check_schema(contracts, conn if at_head else None)
+        explainer = Explainer(conn, analyze=True, scratch=True)
+        recorded = recorded_settings(conn, explainer)
+    return Report(
+        target=server.describe_target(info), server_version=server.server_version(info), scratch=True,
+        analyze=True, results=tuple(results), schema_findings=tuple(schema), pinned=PINNED + SCRATCH_COSTS,
+        recorded=tuple(recorded), seeds=tuple(seeds), notes=tuple(notes),
+    )
+
+
+def _drop(settings: Settings, name: str) -> None:
+    if settings.dsn is None:
+        admin = server.conninfo(settings.with_database("postgres"))
+    else:
+        params = conninfo_to_dict(server.conninfo(settings))
+        params["dbname"] = "postgres" if params.get("dbname") == name else params.get("dbname")
+        admin = make_conninfo("", **params)
+    with server.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contracts: dict,
+             progress: Progress | None) -> Report:
+    info = server.conninfo(settings)
+    revision = migrate.current(settings)
+    head = migrate.script_directory().get_current_head() or "head"
+    if revision is None:
+        raise ConfigError(f"{server.describe_target(info)} has no chatschema schema (no alembic_version); "
+                          f"nothing to verify")
+    runnable = [q for q in queries if _at(revision, q, head)]
+    skipped = tuple(
+        (q.name, f"needs revision {head if q.revision == 'head' else q.revision}; the database is at {revision}")
+        for q in queries if q not in runnable
+    )
+    results: list[QueryResult] = []
+    if runnable:
+        results, _ = verify_database(info, runnable, analyze=analyze, scratch=False,
+                                     statement_timeout_ms=_timeout(settings, 30_000), progress=progress)
+    with connect(info) as conn:
+        schema = check_schema(contracts, conn) if revision == head else []
+        explainer = Explainer(conn, analyze=analyze, scratch=False)
+        recorded = recorded_settings(conn, explainer)
+    notes = ["growth not measured: it needs the scratch databases of the embedded server"]
+    if not analyze:
+        notes.append("plain EXPLAIN: rows read are the planner's estimates, buffers unmeasured (--analyze measures)")
+    return Report(
+        target=server.describe_target(info), server_version=server.server_version(info), scratch=False,
+        analyze=analyze, results=tuple(results), schema_findings=tuple(schema), skipped=skipped, pinned=PINNED,
+        recorded=tuple(recorded), notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One query's plan in one case and mode, with its contract and findings (``chatschema plans show``)."""
+
+    result: QueryResult
+    check: CheckResult
+    cases: tuple[str, ...]
+    target: str
+    server_version: int
+
+
+def show(
+    settings: Settings,
+    name: str,
+    *,
+    case: str | None = None,
+    mode: str = "custom",
+    analyze: bool | None = None,
+    scale: str = "ci",
+    messages: int | None = None,
+    database: str = "chatschema_plans_show",
+    progress: Progress | None = None,
+    on_event: Event | None = None,
+) -> Shown:
+    """Plan one query ('operation.variant') for one parameter case and mode."""
+    if "." not in name:
+        raise ConfigError(f"NAME: expected operation.variant (for example {name}.optimized), got {name!r}")
+    queries = select_queries("all", name)
+    if mode not in MODES:
+        raise ConfigError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    if settings.dsn:
+        info = server.conninfo(settings)
+        revision = migrate.current(settings)
+        head = migrate.script_directory().get_current_head() or "head"
+        if revision is None or not _at(revision, queries[0], head):
+            needed = head if queries[0].revision == "head" else queries[0].revision
+            raise ConfigError(f"{name} needs revision {needed}; {server.describe_target(info)} is at "
+                              f"{revision or 'no revision'}")
+        results, _ = verify_database(info, queries, analyze=bool(analyze), scratch=False, modes=(mode,),
+                                     statement_timeout_ms=_timeout(settings, 30_000))
+    else:
+        if scale not in SCALES:
+            raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
+        results, _, info = scratch_run(_fresh(settings, database), queries, scale=scale, messages=messages,
+                                       modes=(mode,), stability=False, statement_timeout_ms=_timeout(settings, 60_000),
+                                       progress=progress, on_event=on_event)
+    result = results[0]
+    if result.error:
+        raise ConfigError(result.error)
+    names = tuple(dict.fromkeys(c.case for c in result.checks))
+    chosen = next((c for c in result.checks if (c.case == case if case else c.primary)), None)
+    if chosen is None:
+        raise ConfigError(f"--case: {name} has the cases {'; '.join(repr(n) for n in names)}, not {case!r}")
+    return Shown(result, chosen, names, server.describe_target(info), server.server_version(info))

@@ -1,0 +1,257 @@
+"""chatschema seed: deterministic, skewed data at any revision, loaded set-based, refused where it would clobber."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from chatschema import migrate, seed
+from chatschema.cli import main
+from chatschema.errors import ChatSchemaError, ConfigError, InvalidInput, UnknownRevision
+from chatschema.seed import SCALES, interesting_ids, seed_database
+
+from .populate import checksums, summary_mismatches
+
+SUMMARIES = (
+    "SELECT md5(string_agg(id::text || last_activity_at::text || message_count || coalesce(last_message_id::text, '-')"
+    " || coalesce(last_message_preview, '-'), ',' ORDER BY id)) FROM conversations"
+)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def fingerprint(dsn: str, *, summaries: bool = True) -> dict[str, tuple]:
+    with psycopg.connect(dsn) as conn:
+        found = checksums(conn)
+        if summaries:
+            found["summaries"] = tuple(conn.execute(SUMMARIES).fetchone())
+        return found
+
+
+def scalar(conn: psycopg.Connection, query: str, params: object = None):
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.fixture(scope="module")
+def tiny(new_database):
+    """One database at head seeded at the 'tiny' scale, shared by the read-only tests."""
+    settings = new_database("seed_tiny")
+    migrate.upgrade(settings)
+    report = seed_database(settings.dsn, scale="tiny")
+    return settings.dsn, report
+
+
+def test_report_counts_and_revision(tiny):
+    dsn, report = tiny
+    scale = SCALES["tiny"]
+    assert (report.scale, report.seed, report.revision) == ("tiny", 42, "0007")
+    assert (report.users, report.conversations, report.messages) == (scale.users, scale.conversations, scale.messages)
+    assert report.seconds > 0 and report.messages_per_second == pytest.approx(report.messages / report.seconds)
+    assert [name for name, _ in report.phases] == ["plan", "users and conversations", "messages", "settle"]
+    with psycopg.connect(dsn) as conn:
+        assert scalar(conn, "SELECT count(*) FROM users") == scale.users
+        assert scalar(conn, "SELECT count(*) FROM conversations") == scale.conversations
+        assert scalar(conn, "SELECT count(*) FROM messages") == scale.messages
+
+
+def test_skew_has_a_whale_idle_users_and_empty_conversations(tiny):
+    dsn, report = tiny
+    ids = report.interesting
+    with psycopg.connect(dsn) as conn:
+        assert ids == interesting_ids(conn)
+        per_user = [r[0] for r in conn.execute("SELECT count(*) FROM conversations GROUP BY user_id ORDER BY 1")]
+        assert ids.heaviest_user_conversations == max(per_user) >= 5 * ids.typical_user_conversations
+        assert scalar(conn, "SELECT count(*) FROM users u WHERE NOT EXISTS "
+                            "(SELECT 1 FROM conversations c WHERE c.user_id = u.id)") >= 2
+        assert scalar(conn, "SELECT count(*) FROM conversations WHERE user_id = %s", (ids.idle_user_id,)) == 0
+        empty = scalar(conn, "SELECT count(*) FROM conversations c WHERE NOT EXISTS "
+                             "(SELECT 1 FROM messages m WHERE m.conversation_id = c.id)")
+        assert 0.03 * report.conversations < empty < 0.15 * report.conversations
+        assert scalar(conn, "SELECT message_count FROM conversations WHERE id = %s", (ids.empty_conversation_id,)) == 0
+    assert ids.longest_conversation_messages == round(SCALES["tiny"].messages * SCALES["tiny"].longest_share)
+    assert ids.longest_conversation_messages >= 50 * ids.typical_conversation_messages
+
+
+def test_orderings_need_their_tie_breaker(tiny):
+    """A user message and its reply share a timestamp; a bulk import stamped whole conversations at once."""
+    dsn, _ = tiny
+    with psycopg.connect(dsn) as conn:
+        tied = scalar(conn, "SELECT sum(n) FROM (SELECT count(*) AS n FROM messages GROUP BY conversation_id, created_at"
+                            " HAVING count(*) > 1) t")
+        assert tied > 0.5 * scalar(conn, "SELECT count(*) FROM messages")
+        assert scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM conversations GROUP BY user_id, last_activity_at"
+                            " HAVING count(*) > 1) t") > 0
+        imported = scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM messages GROUP BY conversation_id"
+                                " HAVING count(*) > 2 AND min(created_at) = max(created_at)) t")
+        assert imported > 0
+
+
+def test_content_roles_and_times_look_like_chat(tiny):
+    dsn, _ = tiny
+    with psycopg.connect(dsn) as conn:
+        shortest, longest, over_btree_limit = conn.execute(
+            "SELECT min(length(content)), max(length(content)), count(*) FILTER (WHERE octet_length(content) > 2700)"
+            " FROM messages").fetchone()
+        assert shortest <= 5 and longest >= 5000 and over_btree_limit > 0
+        roles = dict(conn.execute("SELECT role, count(*) FROM messages GROUP BY role").fetchall())
+        assert set(roles) == {"system", "user", "assistant", "tool"}
+        assert 0.4 < roles["user"] / sum(roles.values()) < 0.6
+        assert roles["tool"] < roles["system"] + roles["assistant"] < roles["user"] * 1.1
+        assert scalar(conn, "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                            " WHERE m.created_at < c.created_at") == 0
+        days = scalar(conn, "SELECT extract(day FROM max(created_at) - min(created_at)) FROM conversations")
+        assert days > 150
+
+
+def test_summaries_views_and_statistics_are_settled(tiny):
+    dsn, _ = tiny
+    with psycopg.connect(dsn) as conn:
+        assert summary_mismatches(conn) == 0
+        conn.execute("UPDATE conversations SET last_message_preview = 'stale' WHERE id = "
+                     "(SELECT id FROM conversations WHERE message_count > 0 ORDER BY id LIMIT 1)")
+        assert summary_mismatches(conn) == 1  # the check can fail
+        conn.rollback()
+        assert scalar(conn, "SELECT sum(messages) FROM user_daily_messages") == SCALES["tiny"].messages
+        assert scalar(conn, "SELECT sum(messages) FROM daily_message_totals") == SCALES["tiny"].messages
+        vacuumed = dict(conn.execute(
+            "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables").fetchall())
+        assert all(vacuumed[t] for t in ("users", "conversations", "messages"))
+        pages, visible = conn.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'messages'::regclass").fetchone()
+        assert pages > 0 and visible == pages
+
+
+def test_same_seed_same_bytes_whatever_the_chunking(new_database, monkeypatch):
+    """Every value is a function of (seed, row number): chunk size and session count change nothing."""
+    one, two, other = (new_database(f"seed_det_{n}") for n in range(3))
+    for settings in (one, two, other):
+        migrate.upgrade(settings)
+    seed_database(one.dsn, scale="tiny", messages=3000, seed=7)
+    monkeypatch.setattr(seed, "CHUNK_MESSAGES", 97)
+    monkeypatch.setattr(seed, "CHUNK_CONVERSATIONS", 13)
+    monkeypatch.setattr(seed, "LOAD_SESSIONS", 1)
+    seed_database(two.dsn, scale="tiny", messages=3000, seed=7)
+    seed_database(other.dsn, scale="tiny", messages=3000, seed=8)
+    assert fingerprint(one.dsn) == fingerprint(two.dsn)
+    theirs = fingerprint(other.dsn)
+    assert all(theirs[table] != mine for table, mine in fingerprint(one.dsn).items())
+
+
+def test_works_at_todays_schema_and_the_backfill_agrees(new_database):
+    """At 0001 the same rows are generated; upgrading then backfills exactly the summaries seeded at head."""
+    today, head = new_database("seed_0001"), new_database("seed_head")
+    migrate.upgrade(today, "0001")
+    migrate.upgrade(head)
+    report = seed_database(today.dsn, scale="tiny", messages=2000)
+    assert report.revision == "0001" and report.messages == 2000
+    with psycopg.connect(today.dsn) as conn:
+        assert interesting_ids(conn) == report.interesting  # counted from messages: no summary columns
+    seed_database(head.dsn, scale="tiny", messages=2000)
+    assert fingerprint(today.dsn, summaries=False) == fingerprint(head.dsn, summaries=False)
+    migrate.upgrade(today)
+    assert fingerprint(today.dsn) == fingerprint(head.dsn)
+
+
+def test_refuses_a_database_with_rows_unless_replace(new_database):
+    settings = new_database("seed_again")
+    migrate.upgrade(settings, "0002")
+    seed_database(settings.dsn, scale="tiny", messages=1000)
+    before = fingerprint(settings.dsn, summaries=False)
+    with pytest.raises(ConfigError) as refused:
+        seed_database(settings.dsn, scale="tiny", messages=1000, seed=9)
+    assert re.fullmatch(
+        r".+ already has data \(20 users, 80 conversations, 1,000\+ messages\); seeding needs empty tables\. "
+        r"Pass --replace to delete every row first \(TRUNCATE users CASCADE\)\.",
+        str(refused.value),
+    )
+    assert fingerprint(settings.dsn, summaries=False) == before
+    report = seed_database(settings.dsn, scale="tiny", messages=1000, replace=True)
+    assert report.messages == 1000 and fingerprint(settings.dsn, summaries=False) == before
+
+
+def test_refuses_a_database_chatschema_never_migrated(new_database):
+    settings = new_database("seed_bare")
+    with pytest.raises(ConfigError, match=r"has no chatschema tables to seed; run `chatschema upgrade` first "
+                                          r"\(any revision from 0001 on\)$"):
+        seed_database(settings.dsn, scale="tiny")
+
+
+def test_refuses_a_revision_it_does_not_know(new_database):
+    settings = new_database("seed_future")
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9f9f'")
+    with pytest.raises(UnknownRevision, match="revision '9f9f', which this version of chatschema does not know"):
+        seed_database(settings.dsn, scale="tiny")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale": "huge"}, "--scale: expected one of tiny, ci, bench, large, got 'huge'"),
+        ({"messages": 99}, "--messages: expected a whole number of at least 100, got 99"),
+        ({"seed": -1}, "--seed: expected a whole number from 0 to 1099511627775, got -1"),
+    ],
+    ids=["unknown scale", "too few messages", "negative seed"],
+)
+def test_bad_arguments_are_rejected_before_connecting(kwargs, message):
+    with pytest.raises(InvalidInput) as rejected:
+        seed_database("host=/nonexistent dbname=nothing", **kwargs)
+    assert str(rejected.value) == message
+
+
+def test_a_failed_load_leaves_the_tables_empty(new_database):
+    settings = new_database("seed_fails")
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'no messages today'; END $$")
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
+    with pytest.raises(ChatSchemaError, match=r"failed: no messages today; nothing was seeded$"):
+        seed_database(settings.dsn, scale="tiny", messages=1000)
+    with psycopg.connect(settings.dsn) as conn:
+        assert scalar(conn, "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM conversations)") == 0
+
+
+@pytest.mark.slow
+def test_ci_scale_has_the_whale_and_the_long_conversation_plans_need(new_database):
+    settings = new_database("seed_ci")
+    migrate.upgrade(settings)
+    report = seed_database(settings.dsn, scale="ci")
+    assert report.messages == 200_000
+    assert report.interesting.heaviest_user_conversations >= 10_000
+    assert report.interesting.longest_conversation_messages >= 50_000
+    assert 10 <= report.interesting.typical_user_conversations <= 60
+
+
+def test_cli_seeds_then_refuses_to_seed_again(new_database):
+    settings = new_database("seed_cli")
+    migrate.upgrade(settings)
+    result = run("seed", "--scale", "tiny", "--messages", "1500", "--dsn", settings.dsn)
+    assert result.exit_code == 0, result.output
+    assert re.match(
+        r"Seeded \S+ at revision 0007 \(scale tiny, seed 42\): 20 users, 120 conversations, 1,500 messages "
+        r"in [\d.]+ s \([\d,]+ messages/s; [\d,]+/s while loading messages\)\.\n"
+        r"  heaviest user +[0-9a-f-]{36} \(\d+ conversations\)\n",
+        result.output.lstrip(),  # the transient progress bar leaves a newline on a non-terminal
+    )
+    result = run("seed", "--scale", "tiny", "--dsn", settings.dsn)
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: ") and result.output.rstrip().endswith(
+        "Pass --replace to delete every row first (TRUNCATE users CASCADE).")
+    result = run("seed", "--messages", "10", "--dsn", settings.dsn)
+    assert (result.exit_code, result.output.strip()) == (
+        2, "Error: --messages: expected a whole number of at least 100, got 10")
+
+
+def test_cli_help_and_scale_choices():
+    result = run("seed", "--help")
+    assert result.exit_code == 0 and "Example:" in result.output
+    assert "[tiny|ci|bench|large]" in result.output and list(SCALES) == ["tiny", "ci", "bench", "large"]
