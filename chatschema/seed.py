@@ -54,8 +54,9 @@ BIG_CONVERSATIONS = 4  # conversations 2..5, after the longest (conversation 1)
 IDLE_USER_SHARE = 0.05  # the last users, who own no conversation
 CHUNK_MESSAGES = 250_000  # messages per INSERT (a time window): a progress step
 CHUNK_CONVERSATIONS = 100_000
-# Sessions loading in parallel. PostgreSQL never parallelizes an INSERT, and a message costs more in
-# index and foreign-key work than in generation, so two sessions on two cores nearly halve the time.
+# Sessions loading in parallel. PostgreSQL never parallelizes an INSERT, and a message's cost is
+# mostly its two B-tree inserts and its foreign-key check, all inside one backend: a second session
+# puts a second core to work.
 LOAD_SESSIONS = 2
 MIN_MESSAGES = 100
 MAX_SEED = 2**40  # the seed is scaled into hashint8extended's bigint salt
@@ -124,6 +125,8 @@ class InterestingRows:
 
 @dataclass(frozen=True)
 class SeedReport:
+    """What ``seed_database`` made, how long it took (``phases`` in order) and where the outliers are."""
+
     scale: str
     seed: int
     revision: str  # the schema revision the data was generated at
