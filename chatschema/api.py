@@ -1,17 +1,38 @@
 """The data-access API app teams call: one statement and one round trip per call.
 
 Every function takes a psycopg 3 ``Connection`` (a pooled one is fine), validates its arguments
-before any SQL runs (``InvalidInput``), runs the ``optimized`` SQL of the query catalog, and builds
-frozen dataclasses from the rows in one pass. ``api_async`` has the same functions for
-``AsyncConnection``.
+before any SQL runs, runs the ``optimized`` SQL of the query catalog, and builds frozen dataclasses
+from the rows in one pass. ``api_async`` has the same functions for ``AsyncConnection``.
 
-Transactions belong to the caller: nothing here commits. On an autocommit connection (the usual
-setup with a pool) each call is one statement, atomic on its own. On a non-autocommit connection
-``send_message`` is part of the caller's transaction and is kept only if the caller commits.
-
-Pagination is keyset: ``next_cursor`` is an opaque string naming the last row returned; pass it
-back unchanged to get the next (older) page. A conversation that does not exist and one that
-belongs to another user both raise the same ``NotFound``.
+- **One statement, one round trip** per call. Nothing commits: on an autocommit connection (the
+  usual setup with ``psycopg_pool``) each call is atomic on its own; on a non-autocommit connection
+  a send is part of the caller's transaction and is kept only when the caller commits.
+- **Pages** are keyset pages on a unique order: conversations by ``(last_activity_at, id)``,
+  messages by ``(created_at, id)``, newest first. ``next_cursor`` is an opaque string (``None`` on
+  the last page): pass it back unchanged to get the next (older) page. A cursor only works for the
+  list it came from (same user, same conversation); anything else is rejected before any SQL.
+  Walking all pages returns each row once, also while messages arrive: new messages are newer than
+  every older page, and a conversation that gets new activity during a walk moves to the top (it
+  appears on the next first page).
+- **Not found**: a conversation that does not exist and one that belongs to another user raise the
+  same ``NotFound`` with the same message (``NOT_FOUND``). An empty conversation gives an empty page.
+- **Bad input** raises ``InvalidInput`` before any SQL runs, naming the argument: ids that are not
+  UUIDs, ``limit`` outside 1..100 (``MAX_LIMIT``), a malformed or tampered cursor, a role outside
+  ``system, user, assistant, tool``, empty content, content over 100,000 characters
+  (``MAX_CONTENT_CHARS``), content with a NUL character or a lone surrogate, ``since``/``until``
+  that are not dates or are reversed. Nothing is written when a send fails.
+- **Server errors** (a lost connection, a statement timeout) are psycopg's own exceptions, raised
+  unchanged.
+- **Prepared statements**: every call uses one SQL text whatever the page (the first page's cursor
+  is the sentinel ``('infinity', ffffffff-ffff-ffff-ffff-ffffffffffff)``, never
+  ``$cursor IS NULL OR ...``), so psycopg's automatic server-side preparation and PostgreSQL's
+  generic plans keep the index scans; ``tests/test_api.py`` runs every call under
+  ``plan_cache_mode = force_generic_plan``.
+- **Analytics** read the materialized views: they are as fresh as the last
+  ``chatschema views refresh``. Days are UTC days, ``since <= day < until``; days without messages
+  are absent.
+- The send statement also sets ``updated_at = now()``, as the application does today, for readers
+  that still use it.
 """
 
 from __future__ import annotations
@@ -77,6 +98,8 @@ _DAILY_TOTALS = catalog.get("daily_totals")
 
 @dataclass(frozen=True, slots=True)
 class ConversationSummary:
+    """One conversation of a list and its summary; the preview is the newest message's first 100 characters."""
+
     id: uuid.UUID
     title: str
     created_at: datetime
@@ -88,6 +111,8 @@ class ConversationSummary:
 
 @dataclass(frozen=True, slots=True)
 class ConversationPage:
+    """A page of conversations, newest activity first; ``next_cursor`` is the next page's ``cursor``."""
+
     items: tuple[ConversationSummary, ...]
     has_more: bool
     next_cursor: str | None
@@ -95,6 +120,8 @@ class ConversationPage:
 
 @dataclass(frozen=True, slots=True)
 class MessageItem:
+    """One message of a page."""
+
     id: uuid.UUID
     role: str
     content: str
@@ -103,6 +130,8 @@ class MessageItem:
 
 @dataclass(frozen=True, slots=True)
 class MessagePage:
+    """A page of a conversation's messages, newest first; ``next_cursor`` is the next page's ``before``."""
+
     conversation_id: uuid.UUID
     message_count: int
     items: tuple[MessageItem, ...]
@@ -112,6 +141,8 @@ class MessagePage:
 
 @dataclass(frozen=True, slots=True)
 class ConversationView:
+    """A conversation and the first page of its messages (the newest ``VIEW_MESSAGES``)."""
+
     id: uuid.UUID
     title: str
     created_at: datetime
@@ -122,6 +153,8 @@ class ConversationView:
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
+    """A stored message; its ``(created_at, id)`` orders it after every earlier message of its conversation."""
+
     id: uuid.UUID
     conversation_id: uuid.UUID
     role: str
@@ -130,6 +163,8 @@ class SentMessage:
 
 @dataclass(frozen=True, slots=True)
 class UserDailyCount:
+    """One UTC day of a user's messages."""
+
     day: date
     messages: int
     user_messages: int
@@ -139,6 +174,8 @@ class UserDailyCount:
 
 @dataclass(frozen=True, slots=True)
 class DailyTotal:
+    """One UTC day of the whole service."""
+
     day: date
     messages: int
     active_users: int
@@ -373,7 +410,14 @@ def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> l
 def list_conversations(
     conn: psycopg.Connection[Any], user_id: uuid.UUID | str, limit: int = 20, cursor: str | None = None
 ) -> ConversationPage:
-    """The user's conversations, newest activity first; ``cursor`` is a previous page's next_cursor."""
+    """The user's conversations, newest activity first; ``cursor`` is a previous page's next_cursor.
+
+    A user with no conversations, or an id no user has, gets an empty page.
+
+    Raises:
+        InvalidInput: ``user_id`` is not a UUID, ``limit`` is outside 1..MAX_LIMIT, or ``cursor`` is
+            malformed, was tampered with, or comes from another user's list.
+    """
     params, n, uid = _list_params(user_id, limit, cursor)
     return _conversation_page(_fetch(conn, _LIST.sql, params), n, uid)
 
@@ -387,7 +431,12 @@ def load_messages(
 ) -> MessagePage:
     """A conversation's messages, newest first; ``before`` is a previous page's next_cursor.
 
-    Raises NotFound if the conversation does not exist or is not the user's.
+    An empty conversation gives an empty page.
+
+    Raises:
+        InvalidInput: an id is not a UUID, ``limit`` is outside 1..MAX_LIMIT, or ``before`` is
+            malformed, was tampered with, or comes from another conversation's pages.
+        NotFound: the conversation does not exist or is not the user's.
     """
     params, n, scope = _load_params(user_id, conversation_id, limit, before)
     return _message_page(_fetch(conn, _LOAD.sql, params), n, scope, offset=2)
@@ -396,7 +445,14 @@ def load_messages(
 def conversation_view(
     conn: psycopg.Connection[Any], user_id: uuid.UUID | str, conversation_id: uuid.UUID | str
 ) -> ConversationView:
-    """The conversation and its latest 20 messages; NotFound if missing or not the user's."""
+    """The conversation and its latest 20 messages (``VIEW_MESSAGES``).
+
+    ``messages.next_cursor`` is the ``before`` of ``load_messages`` for the older messages.
+
+    Raises:
+        InvalidInput: an id is not a UUID.
+        NotFound: the conversation does not exist or is not the user's.
+    """
     params, scope = _view_params(user_id, conversation_id)
     return _view(_fetch(conn, _VIEW.sql, params), scope)
 
@@ -410,7 +466,14 @@ def send_message(
 ) -> SentMessage:
     """Store a message and update the conversation's summary in one statement.
 
-    Raises NotFound (and writes nothing) if the conversation does not exist or is not the user's.
+    The message id is generated here. ``created_at`` is the server's clock once the conversation
+    row is locked, so a conversation's messages are ordered as they were committed.
+
+    Raises:
+        InvalidInput: an id is not a UUID, ``role`` is not system, user, assistant or tool, or
+            ``content`` is empty, over MAX_CONTENT_CHARS characters, or holds a NUL or a lone
+            surrogate; nothing is written.
+        NotFound: the conversation does not exist or is not the user's; nothing is written.
     """
     return _sent(_fetch(conn, _SEND.sql, _send_params(user_id, conversation_id, role, content)))
 
@@ -418,13 +481,27 @@ def send_message(
 def user_daily_counts(
     conn: psycopg.Connection[Any], user_id: uuid.UUID | str, since: date, until: date
 ) -> tuple[UserDailyCount, ...]:
-    """Per UTC day (since <= day < until), the user's messages; days without messages are absent."""
+    """Per UTC day (since <= day < until), the user's messages; days without messages are absent.
+
+    Read from the materialized view user_daily_messages: as fresh as its last refresh.
+
+    Raises:
+        InvalidInput: ``user_id`` is not a UUID, ``since`` or ``until`` is not a ``datetime.date``
+            (a datetime is refused), or ``since`` is after ``until``.
+    """
     rows = _fetch(conn, _USER_DAILY.sql, _user_daily_params(user_id, since, until))
     return tuple([UserDailyCount(*row) for row in rows])
 
 
 def daily_totals(conn: psycopg.Connection[Any], since: date, until: date) -> tuple[DailyTotal, ...]:
-    """Per UTC day (since <= day < until), messages, active users and conversations service-wide."""
+    """Per UTC day (since <= day < until), messages, active users and conversations service-wide.
+
+    Read from the materialized view daily_message_totals: as fresh as its last refresh.
+
+    Raises:
+        InvalidInput: ``since`` or ``until`` is not a ``datetime.date`` (a datetime is refused), or
+            ``since`` is after ``until``.
+    """
     rows = _fetch(conn, _DAILY_TOTALS.sql, _day_range(since, until))
     return tuple([DailyTotal(*row) for row in rows])
 

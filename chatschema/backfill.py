@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-__all__ = ["run", "status", "Checkpoint", "offline_statements", "CHECKPOINT_TABLE", "DEFAULT_BATCH", "NAME"]
+__all__ = ["summary_mismatches", "SUMMARY_MISMATCHES", "run", "status", "Checkpoint", "offline_statements", "CHECKPOINT_TABLE", "DEFAULT_BATCH", "NAME"]
 
 NAME = "conversation_summaries"
 CHECKPOINT_TABLE = "chatschema_backfill"
@@ -191,3 +191,24 @@ BEGIN
     COMMIT;
 END $$"""
     return [CREATE_CHECKPOINT.strip(), loop]
+
+
+# What "exact" means, written independently of RECOMPUTE: the stored summary of every
+# conversation against what its messages say now. Used by the tests and the benchmark.
+SUMMARY_MISMATCHES = """
+SELECT count(*) FROM conversations c
+LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = c.id) s ON true
+LEFT JOIN LATERAL (
+    SELECT m.id, m.created_at, m.content FROM messages m WHERE m.conversation_id = c.id
+    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) l ON true
+WHERE c.message_count IS DISTINCT FROM s.n
+   OR c.last_message_id IS DISTINCT FROM l.id
+   OR c.last_activity_at IS DISTINCT FROM COALESCE(l.created_at, c.created_at)
+   OR c.last_message_preview IS DISTINCT FROM left(l.content, 100)
+"""
+
+
+def summary_mismatches(conn: psycopg.Connection) -> int:
+    """How many conversations' stored summaries differ from a recomputation from their messages."""
+    row = conn.execute(SUMMARY_MISMATCHES).fetchone()
+    return int(row[0]) if row else 0

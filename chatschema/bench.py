@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool
 
 from . import __version__ as chatschema_version
 from . import catalog, migrate, server
+from .backfill import summary_mismatches
 from .catalog import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from .errors import ConfigError
 from .seed import SCALES, InterestingRows, seed_database
@@ -76,19 +77,6 @@ SERVER_SETTINGS = (
     "max_connections",
 )
 
-# Summaries as a recomputation from the messages gives them (the same check as tests/populate.py).
-SUMMARY_MISMATCHES = """
-SELECT count(*) AS mismatches, (SELECT count(*) FROM conversations) AS conversations
-FROM conversations c
-LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = c.id) s ON true
-LEFT JOIN LATERAL (
-    SELECT m.id, m.created_at, m.content FROM messages m WHERE m.conversation_id = c.id
-    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) l ON true
-WHERE c.message_count IS DISTINCT FROM s.n
-   OR c.last_message_id IS DISTINCT FROM l.id
-   OR c.last_activity_at IS DISTINCT FROM COALESCE(l.created_at, c.created_at)
-   OR c.last_message_preview IS DISTINCT FROM left(l.content, 100)
-"""
 _LIST_CURSOR = """
 SELECT last_activity_at, id FROM conversations WHERE user_id = %(user_id)s
 ORDER BY last_activity_at DESC, id DESC OFFSET %(depth)s LIMIT 1
@@ -718,9 +706,10 @@ def run_scale(settings: Settings, spec: ScaleSpec, options: BenchOptions = Bench
     with _connect(info, options) as conn:
         emit("stage", f"{label}: every summary recomputed from the messages")
         began = time.perf_counter()
-        row = conn.execute(SUMMARY_MISMATCHES).fetchone()
+        mismatches = summary_mismatches(conn)
         summary_seconds = time.perf_counter() - began
-        mismatches, conversations = (int(row[0]), int(row[1])) if row else (-1, 0)
+        row = conn.execute("SELECT count(*) FROM conversations").fetchone()
+        conversations = int(row[0]) if row else 0
         emit("stage", f"{label}: REFRESH MATERIALIZED VIEW CONCURRENTLY")
         refresh = [{"view": r.view, "concurrently": r.concurrently, "seconds": r.seconds, "rows": r.rows}
                    for r in refresh_views(conn, concurrently=True)]

@@ -4,10 +4,19 @@ This is the one place the application's SQL lives. The data-access API (``api``,
 runs the ``optimized`` variants from here; the benchmarks and the plan validator compare all
 variants on the same data.
 
-Variants:
+Variants, and what is wrong with the first two (each shown by a test in ``tests/test_catalog.py``):
 
-- ``today``: what the application runs now (SQLAlchemy ORM style, schema revision 0001).
+- ``today``: what the application runs now (SQLAlchemy ORM style, schema revision 0001). Cost
+  grows with all of the user's messages (list) or with the page depth (``OFFSET``); the load
+  endpoint ignores its cursor; ``OFFSET`` pages repeat a row when a message arrives between two
+  pages; no tie-breaker, so rows with equal times may land on two pages or none;
+  ``created_at = now()`` is the transaction's start, so commit order and time order disagree
+  under concurrency.
 - ``seed_proposal``: the SQL proposed by the optimization plan (``seed-plan.md``), as written there.
+  The list aggregates every user's messages on each request; the message query has no cursor and
+  returns 0 rows both for an empty conversation and for someone else's, so the API cannot tell
+  "empty page" from "not found"; the view reports ``has_more`` for a conversation of exactly 20
+  messages.
 - ``optimized``: chatschema's, for the schema at head: keyset pagination on row values, one SQL
   text for every page, ownership checked in the same statement, summaries read from
   ``conversations``, analytics read from the materialized views.
@@ -25,6 +34,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlparse
 
@@ -91,10 +101,14 @@ class Statement:
 class Query:
     """A canonical query: one operation in one variant.
 
-    ``sql`` is the statement that returns the operation's result. A variant that needs more round
-    trips lists the statements the application runs before it in ``preceding`` (for example
-    today's ownership check before loading messages); ``round_trips`` counts them all.
-    ``contract`` is the plan it must have, which ``chatschema plans verify`` checks.
+    ``sql`` is the statement that returns the operation's result, with psycopg named parameters
+    (``%(name)s``); ``params`` lists them in order of first use, so ``params[i]`` is ``$i+1`` of
+    ``positional_sql(sql)``. A variant that needs more round trips lists the statements the
+    application runs before it in ``preceding`` (for example today's ownership check before loading
+    messages); ``round_trips`` counts them all. ``revision`` is the schema revision it runs on
+    (``0001`` or ``head``), ``writes`` says whether it changes data, ``notes`` what it costs and
+    what is wrong with it. ``contract`` is the plan it must have (a ``chatschema.contract.Contract``
+    declared next to the query), which ``chatschema plans verify`` checks.
     """
 
     operation: str
@@ -122,12 +136,16 @@ class Query:
     def name(self) -> str:
         return f"{self.operation}.{self.variant}"
 
-    @property
+    @cached_property
     def statements(self) -> tuple[Statement, ...]:
-        """Every statement in the order the application runs them, each one round trip."""
+        """Every statement in the order the application runs them, each one round trip.
+
+        Cached: building a Statement re-parses its SQL with sqlparse (milliseconds), and callers
+        such as the benchmark read this on every iteration.
+        """
         return (*self.preceding, Statement(self.sql, self.params, "result"))
 
-    @property
+    @cached_property
     def all_params(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p for s in self.statements for p in s.params))
 

@@ -43,7 +43,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--pg-version", type=int, metavar="16|18", help="Embedded server major version (default 18, or $CHATSCHEMA_PG_VERSION).")
     @click.option("--data-dir", type=click.Path(file_okay=False), help="Embedded server data directory (default: per-user data dir, or $CHATSCHEMA_DATA_DIR).")
     @click.option("--lock-timeout", metavar="DURATION", help="lock_timeout for statements that take strong locks (default 500ms, below deadlock_timeout). CONCURRENTLY builds use --concurrent-lock-timeout.")
-    @click.option("--statement-timeout", metavar="DURATION", help="statement_timeout for transactional statements (default 0 = none).")
+    @click.option("--statement-timeout", metavar="DURATION", help="statement_timeout for statements that take strong locks (default 60s). CONCURRENTLY builds use --concurrent-statement-timeout.")
     @functools.wraps(fn)
     def wrapper(*args: Any, dsn: str | None, pg_version: int | None, data_dir: str | None,
                 lock_timeout: str | None, statement_timeout: str | None, **kwargs: Any) -> Any:
@@ -302,7 +302,7 @@ def history() -> None:
 @main.command("sql")
 @click.argument("range_", metavar="[FROM:TO]", required=False)
 @click.option("--lock-timeout", metavar="DURATION", help="lock_timeout written into the script (default 500ms).")
-@click.option("--statement-timeout", metavar="DURATION", help="statement_timeout written into the script (default 0).")
+@click.option("--statement-timeout", metavar="DURATION", help="statement_timeout written into the script for strong-lock statements (default 60s).")
 def sql_(range_: str | None, lock_timeout: str | None, statement_timeout: str | None) -> None:
     """Print the SQL of a migration for review, one block per revision. Connects to nothing.
 
@@ -726,6 +726,41 @@ def plans_docs(output: str, check_only: bool) -> None:
         return
     path.write_text(text, encoding="utf-8")
     out.print(f"wrote {output}", markup=False)
+
+
+@main.command("docs")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="docs", show_default=True,
+              help="Directory of the generated files.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 naming each file that is missing or not up to date.")
+def docs_(out_dir: str, check_only: bool) -> None:
+    """Generate the reference docs: queries.md, cli.md, schema.md and plan-rules.md.
+
+    queries.md from the query catalog and the API's signatures and docstrings; cli.md from
+    every command's --help; schema.md from the models, indexes, views and migration chain;
+    plan-rules.md as `chatschema plans docs` writes it. Connects to nothing. The files are
+    committed, and tests/test_docs.py fails when one is stale.
+
+    \b
+    Example:
+        chatschema docs
+        chatschema docs --check || echo "run chatschema docs and commit the result"
+    """
+    from pathlib import Path
+
+    from . import docs
+
+    directory = Path(out_dir)
+    if check_only:
+        bad = docs.stale(directory, main)
+        for path in bad:
+            out.print(f"✗ {path} is stale; run `chatschema docs`", markup=False)
+        if bad:
+            sys.exit(1)
+        out.print(f"✓ the generated docs in {directory} are up to date", markup=False)
+        return
+    for path, changed in docs.write(directory, main):
+        out.print(f"wrote {path}" if changed else f"{path} is up to date", markup=False)
 
 
 @main.command()

@@ -2,8 +2,8 @@
 
 Every value is a pure function of ``(seed, row number)``: ids are ``md5`` of both, every other
 choice comes from ``hashint8extended``. So the same seed gives byte-identical rows whatever the
-chunking, the number of loading sessions or the plan (checked on PostgreSQL 15, 16 and 18), and
-no row ever passes through Python.
+chunking, the number of generating sessions or the plan (checked on PostgreSQL 15, 16 and 18). No
+row is made in Python: rows cross it only as opaque chunks of COPY data.
 
 The shape (see ``Scale``): user 1 is a whale owning a fixed share of all conversations, users 2-4
 are heavy, the last 5% of users own nothing, everybody else a few dozen. Conversation 1 holds a
@@ -13,17 +13,26 @@ application stores both in one transaction), and 1 in 20 conversations was impor
 every message at one instant, so every ordering needs its ``id`` tie-breaker. Content runs from two
 characters to about 9 kB; long bodies repeat phrases, so TOAST compresses them well.
 
-How it loads: each session builds the same plan (one row per conversation: owner, start, message
-count, first message number) in a temporary table; conversations and then messages are inserted
-in time windows, each an ``INSERT ... SELECT`` committed on its own, by two sessions at once.
-Messages go in time order, so a conversation's messages lie scattered over the heap as in
-production. The conversation summaries (revision 0003 on) come from the same generator as the
-messages, so each conversation row is written once: no UPDATE of every row, no dead versions.
+How it loads, as pg_restore does: in one transaction, on one session (the loader), the tables are
+locked, emptied, and stripped of the indexes and foreign keys the load would otherwise maintain row
+by row (their definitions read from the catalog first); users, conversations and messages then go
+in with one ``COPY ... FREEZE`` each; the indexes are built again by sorting, the foreign keys
+re-added and checked by one join; then it commits. A failure anywhere rolls it all back: the
+schema, and any rows ``replace`` was about to delete, stay as they were. The rows come from two
+other sessions, each holding the same plan (one row per conversation: owner, start, message count,
+first message number) in a temporary table, which generate them window by window in time order and
+already in the binary COPY format, a chunk of rows per result row. Messages go in time order, so a
+conversation's messages lie scattered over the heap as in production. The conversation summaries
+(revision 0003 on) come from the same generator as the messages, so each conversation row is
+written once. Frozen rows leave VACUUM nothing to do; ANALYZE and the views' refresh then run side
+by side.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -52,11 +61,14 @@ Progress = Callable[[str, int, int], None]
 HEAVY_USERS = 3  # users 2..4
 BIG_CONVERSATIONS = 4  # conversations 2..5, after the longest (conversation 1)
 IDLE_USER_SHARE = 0.05  # the last users, who own no conversation
-CHUNK_MESSAGES = 250_000  # messages per INSERT (a time window): a progress step
+CHUNK_MESSAGES = 250_000  # messages per statement (a time window)
 CHUNK_CONVERSATIONS = 100_000
-# Sessions loading in parallel. PostgreSQL never parallelizes an INSERT, and a message's cost is
-# mostly its two B-tree inserts and its foreign-key check, all inside one backend: a second session
-# puts a second core to work.
+# A window is sorted whole before its first chunk goes out: with at least this many, the loader
+# starts while most of the data is still to be generated.
+MIN_WINDOWS = 4
+# Sessions generating rows, beside the one loading them. The load is one transaction, so one session
+# writes every row (a COPY FROM per table); generating a message costs more than writing it, so two
+# sessions generate, taking the time windows in turn.
 LOAD_SESSIONS = 2
 MIN_MESSAGES = 100
 MAX_SEED = 2**40  # the seed is scaled into hashint8extended's bigint salt
@@ -160,18 +172,20 @@ AS $$ SELECT to_timestamp(1735689600 + s) $$  -- 2025-01-01 00:00:00 UTC
 """
 
 # Messages k_from..k_to (1-based) of one conversation: id, global number g, place j in the
-# user/assistant alternation (0 is the system prompt) and time. A user message and the reply to it
-# share a turn, hence a timestamp, as when the application stores both in one transaction.
+# user/assistant alternation (0 is the system prompt) and time (s in seconds, created_at). A user
+# message and the reply to it share a turn, hence a timestamp, as when the application stores both
+# in one transaction.
 CREATE_MESSAGE_KEYS = """
 CREATE FUNCTION pg_temp.seed_message_keys(
     seed bigint, start_s bigint, gap_s integer, system_first boolean, first_message bigint,
     k_from bigint, k_to bigint)
-RETURNS TABLE (id uuid, g bigint, j bigint, created_at timestamptz)
+RETURNS TABLE (id bytea, g bigint, j bigint, s bigint, created_at timestamptz)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT md5(seed::text || '/m/' || (first_message + k)::text)::uuid,
+SELECT decode(md5(seed::text || '/m/' || (first_message + k)::text), 'hex'),
        first_message + k,
        k - system_first::int,
+       start_s + (k - system_first::int + 1) / 2 * gap_s,
        pg_temp.seed_time(start_s + (k - system_first::int + 1) / 2 * gap_s)
 FROM generate_series(k_from, k_to) AS k
 $$
@@ -223,7 +237,7 @@ SELECT CASE role
            ])[1 + floor(pg_temp.seed_unit(g, seed * 16 + 4) * 8)::int],
            CASE
                WHEN role IN ('user', 'assistant')
-                    AND pg_temp.seed_unit(g, seed * 16 + 7) < CASE role WHEN 'user' THEN 0.01 ELSE 0.03 END
+                    AND pg_temp.seed_unit(g, seed * 16 + 7) < CASE role WHEN 'user' THEN 0.01::float8 ELSE 0.03::float8 END
                    THEN 45 + floor(pg_temp.seed_unit(g, seed * 16 + 6) * 80)::int
                WHEN role = 'user' THEN floor(-ln(1 - pg_temp.seed_unit(g, seed * 16 + 6)) * 1.2)::int
                WHEN role = 'assistant' THEN 1 + floor(-ln(1 - pg_temp.seed_unit(g, seed * 16 + 6)) * 4)::int
@@ -236,8 +250,8 @@ $$
 CREATE_PLAN = """
 CREATE TEMP TABLE seed_plan (
     n             bigint NOT NULL,     -- 1: the longest conversation; 2..5: the next biggest
-    id            uuid NOT NULL,
-    user_id       uuid NOT NULL,
+    id            bytea NOT NULL,      -- a uuid's 16 bytes (see COPY_FIELDS)
+    user_id       bytea NOT NULL,
     start_s       bigint NOT NULL,     -- created_at, seconds after the epoch
     gap_s         integer NOT NULL,    -- seconds between turns; 0 when imported (every message at start_s)
     system_first  boolean NOT NULL,
@@ -320,8 +334,8 @@ numbered AS (
 )
 INSERT INTO seed_plan (n, id, user_id, start_s, gap_s, system_first, messages, first_message, turns, last_s)
 SELECT n,
-       md5(%(seed)s::text || '/c/' || n::text)::uuid,
-       md5(%(seed)s::text || '/u/' || user_no::text)::uuid,
+       decode(md5(%(seed)s::text || '/c/' || n::text), 'hex'),
+       decode(md5(%(seed)s::text || '/u/' || user_no::text), 'hex'),
        start_s, gap_s, system_first, messages, first_message, turns,
        start_s + turns * gap_s
 FROM (
@@ -337,14 +351,18 @@ FROM (
 INDEX_PLAN = "CREATE INDEX ON seed_plan (start_s, n)"
 ANALYZE_PLAN = "ANALYZE seed_plan"
 
-# Users sign up over the year before the first conversation.
-INSERT_USERS = """
-INSERT INTO users (id, name, created_at)
-SELECT md5(%(seed)s::text || '/u/' || u::text)::uuid,
-       'user ' || u,
-       pg_temp.seed_time(floor((pg_temp.seed_unit(u, %(seed)s * 16 + 10) - 1) * 31536000)::bigint)
+# The rows to load come out of these SELECTs in the order they are written, and in chunks of
+# consecutive rows (see CHUNK_ROWS): every row has its chunk number, bucket, and the SELECT sorts by
+# it first, then by the load order (its columns named in LOAD_ORDER).
+
+# Users sign up over the year before the first conversation. Few enough for one chunk.
+SELECT_USERS = """
+SELECT decode(md5(%(seed)s::text || '/u/' || u::text), 'hex') AS id,
+       'user ' || u AS name,
+       pg_temp.seed_time(floor((pg_temp.seed_unit(u, %(seed)s * 16 + 10) - 1) * 31536000)::bigint) AS created_at,
+       0 AS bucket
 FROM generate_series(1, %(users)s) AS u
-ORDER BY 3, 1
+ORDER BY bucket, created_at, id
 """
 
 # Conversations created in [%(a)s, %(b)s), in creation order, each with its summary taken from its
@@ -361,9 +379,14 @@ SELECT p.id,
        p.messages AS message_count,
        lm.id AS last_message_id,
        CASE WHEN lm.id IS NOT NULL THEN left(pg_temp.seed_content(%(seed)s, lm.g, lm.role), 100) END
-           AS last_message_preview
+           AS last_message_preview,
+       p.start_s,
+       p.n,
+       p.bucket
 FROM (
-    SELECT * FROM seed_plan WHERE start_s >= %(a)s AND start_s < %(b)s ORDER BY start_s, n
+    SELECT *, (start_s - %(a)s) / %(step)s AS bucket
+    FROM seed_plan WHERE start_s >= %(a)s AND start_s < %(b)s
+    ORDER BY bucket, start_s, n
 ) AS p
 LEFT JOIN LATERAL (
     SELECT k.id, k.g, k.created_at, pg_temp.seed_role(%(seed)s, k.g, k.j) AS role
@@ -373,17 +396,19 @@ LEFT JOIN LATERAL (
     ORDER BY k.created_at DESC, k.id DESC
     LIMIT 1
 ) AS lm ON true
+ORDER BY p.bucket, p.start_s, p.n
 """
 
 # Messages whose time falls in [%(a)s, %(b)s), in time order, so that a conversation's messages lie
 # scattered over the heap as in production. For each conversation alive in the window: its first
 # and last turn inside it (all of them for an imported one: greatest/least skip the NULLs), then
 # those turns' messages. Sorting narrow keys first and writing the content after keeps the sort small.
-INSERT_MESSAGES = """
-INSERT INTO messages (id, conversation_id, role, content, created_at)
-SELECT m.id, m.conversation_id, m.role, pg_temp.seed_content(%(seed)s, m.g, m.role), m.created_at
+SELECT_MESSAGES = """
+SELECT m.id, m.conversation_id, m.role, pg_temp.seed_content(%(seed)s, m.g, m.role) AS content, m.created_at,
+       m.g, m.bucket
 FROM (
-    SELECT k.id, p.id AS conversation_id, k.g, k.created_at, pg_temp.seed_role(%(seed)s, k.g, k.j) AS role
+    SELECT k.id, p.id AS conversation_id, k.g, k.created_at, pg_temp.seed_role(%(seed)s, k.g, k.j) AS role,
+           (k.s - %(a)s) / %(step)s AS bucket
     FROM seed_plan AS p
     CROSS JOIN LATERAL (
         SELECT greatest(1 - p.system_first::int, (%(a)s - p.start_s + p.gap_s - 1) / nullif(p.gap_s, 0)) AS first_turn,
@@ -397,16 +422,64 @@ FROM (
       AND p.start_s < %(b)s
       AND p.last_s >= %(a)s
       AND p.messages > 0
-    ORDER BY k.created_at, k.g
+    ORDER BY bucket, k.created_at, k.g
 ) AS m
+ORDER BY m.bucket, m.created_at, m.g
 """
 
 SPAN = "SELECT coalesce(max(last_s), 0) + 1, coalesce(max(last_s - start_s), 0) FROM seed_plan"
 
-TRUNCATE = "TRUNCATE users, conversations, messages CASCADE"
+LOCK = "LOCK TABLE users, conversations, messages IN ACCESS EXCLUSIVE MODE"
+TRUNCATE = "TRUNCATE users, conversations, messages"
+TRUNCATE_CASCADE = "TRUNCATE users, conversations, messages CASCADE"
+
+# --------------------------------------------------------------------------------------------------
+# What the load builds afterwards instead of maintaining row by row: the indexes and foreign keys of
+# conversations and messages, read back from the catalog before they are dropped and re-executed
+# verbatim after. Only what its definition recreates exactly: a valid index in the default
+# tablespace, neither the clustering nor the replica-identity index, with no comment and no
+# statistics target; of the constraints behind indexes only a primary key (no unique or exclusion
+# constraint, nothing deferrable). A drop PostgreSQL refuses (another table's foreign key needs the
+# key, the role does not own the table) is rolled back to its savepoint and that object stays.
+# --------------------------------------------------------------------------------------------------
+
+DEFERRED_INDEXES = """
+SELECT n.nspname, t.relname, i.relname, k.conname, pg_get_indexdef(x.indexrelid)
+  FROM pg_index x
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  LEFT JOIN pg_constraint k
+         ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x')
+ WHERE x.indrelid = ANY(%(tables)s::text[]::regclass[])
+   AND x.indisvalid AND x.indisready AND x.indislive AND NOT x.indisclustered AND NOT x.indisreplident
+   AND i.reltablespace = 0
+   AND obj_description(x.indexrelid, 'pg_class') IS NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = x.indexrelid AND a.attstattarget >= 0)
+   AND (k.oid IS NULL
+        OR k.contype = 'p' AND NOT k.condeferrable AND obj_description(k.oid, 'pg_constraint') IS NULL)
+ ORDER BY t.relname, i.relname
+"""
+
+DEFERRED_FOREIGN_KEYS = """
+SELECT n.nspname, t.relname, k.conname, pg_get_constraintdef(k.oid)
+  FROM pg_constraint k
+  JOIN pg_class t ON t.oid = k.conrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE k.conrelid = ANY(%(tables)s::text[]::regclass[]) AND k.contype = 'f' AND k.conparentid = 0
+   AND obj_description(k.oid, 'pg_constraint') IS NULL
+ ORDER BY t.relname, k.conname
+"""
+
+# Index builds sort in memory (shared by the parallel workers), and a foreign key's validation joins
+# with this as its work_mem. Never lowered: the server's own setting stands if it is larger.
+RAISE_MAINTENANCE_WORK_MEM = """
+SELECT set_config('maintenance_work_mem',
+                  greatest(pg_size_bytes(current_setting('maintenance_work_mem')), pg_size_bytes('1GB')) / 1024 || 'kB',
+                  true)
+"""
 
 SUMMARY_COLUMNS = ("last_activity_at", "message_count", "last_message_id", "last_message_preview")
-BASE_CONVERSATION_COLUMNS = ("id", "user_id", "title", "created_at", "updated_at")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -589,8 +662,8 @@ def _translate(exc: psycopg.Error, target: str) -> ChatSchemaError:
 
 def _prepare(conn: psycopg.Connection, params: dict[str, Any]) -> None:
     """Session settings, the generator functions and this session's copy of the plan."""
-    # The plan is a temporary table, private to its session: every loading session builds the same
-    # one (it is deterministic) rather than leaving a shared table in the user's schema.
+    # The plan is a temporary table, private to its session: every generating session builds the
+    # same one (it is deterministic) rather than leaving a shared table in the user's schema.
     conn.execute("SET temp_buffers = '512MB'")  # the plan of 'large' stays in memory
     conn.execute("SET work_mem = '256MB'")  # the plan's window sums and each chunk's sort stay in memory
     conn.execute("SET jit = off")  # compiling each chunk's expressions costs more than it saves here
@@ -600,10 +673,249 @@ def _prepare(conn: psycopg.Connection, params: dict[str, Any]) -> None:
     conn.execute(INDEX_PLAN)
     conn.execute(ANALYZE_PLAN)
     conn.commit()
+    conn.autocommit = True  # each window's COPY TO is a transaction of its own; none stays open
 
 
 def _windows(end: int, count: int) -> list[tuple[int, int]]:
     return [(end * i // count, end * (i + 1) // count) for i in range(count)]
+
+
+# Refusals that leave an optimisation out rather than fail the seed (see _attempt).
+_REFUSED = (
+    pg_errors.DependentObjectsStillExist,
+    pg_errors.FeatureNotSupported,
+    pg_errors.InsufficientPrivilege,
+    pg_errors.ObjectNotInPrerequisiteState,
+)
+
+
+def _attempt(conn: psycopg.Connection, statement: str | sql.Composable) -> bool:
+    """Run ``statement`` in a savepoint; False, with nothing changed, if PostgreSQL refuses it."""
+    try:
+        with conn.transaction():
+            conn.execute(statement)  # type: ignore[arg-type]
+    except _REFUSED:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """An index or foreign key dropped for the load, and the statements that build it again."""
+
+    drop: sql.Composable
+    rebuild: tuple[sql.Composable, ...]
+    order: int  # primary keys first (a foreign key needs the key it refers to), indexes, foreign keys
+
+
+def _defer(conn: psycopg.Connection) -> list[_Deferred]:
+    """Drop what the load rebuilds afterwards (see DEFERRED_INDEXES); returns it in rebuild order."""
+    tables = {"tables": ["conversations", "messages"]}
+    found: list[_Deferred] = []
+    for schema, table, name, definition in conn.execute(DEFERRED_FOREIGN_KEYS, tables).fetchall():
+        on = sql.Identifier(schema, table)
+        # Re-added as it was, the key is checked by one join of the two tables (the query VALIDATE
+        # CONSTRAINT runs), not row by row; a key that was NOT VALID comes back NOT VALID.
+        found.append(_Deferred(
+            drop=sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(on, sql.Identifier(name)),
+            rebuild=(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(on, sql.Identifier(name), sql.SQL(definition)),),
+            order=2,
+        ))
+    for schema, table, index, constraint, definition in conn.execute(DEFERRED_INDEXES, tables).fetchall():
+        on = sql.Identifier(schema, table)
+        if constraint is None:
+            found.append(_Deferred(
+                drop=sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index)),
+                rebuild=(sql.SQL(definition),),
+                order=1,
+            ))
+        else:
+            # The key's index is built on its own (in parallel, like any other) and then adopted.
+            found.append(_Deferred(
+                drop=sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(on, sql.Identifier(constraint)),
+                rebuild=(
+                    sql.SQL(definition),
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
+                        on, sql.Identifier(constraint), sql.Identifier(index)),
+                ),
+                order=0,
+            ))
+    # Foreign keys go first, so that no key they refer to is still needed when its turn comes.
+    dropped = [item for item in found if _attempt(conn, item.drop)]
+    return sorted(dropped, key=lambda item: item.order)
+
+
+def _empty(conn: psycopg.Connection, replace: bool) -> bool:
+    """Empty the tables in the load's transaction; True if they were, so that COPY FREEZE may fill them.
+
+    COPY FREEZE writes rows frozen and marks pages all-visible as they fill, so VACUUM has nothing
+    left to rewrite. Empty tables that another table's foreign key refers to cannot be truncated
+    without it (nor by a role that may not): without ``replace`` their rows then go in unfrozen.
+    """
+    if replace:
+        conn.execute(TRUNCATE_CASCADE)
+        return True
+    return _attempt(conn, TRUNCATE)
+
+
+def _rebuild(conn: psycopg.Connection, deferred: list[_Deferred], on_built: Callable[[int], None]) -> None:
+    """Build again, in the load's transaction, what ``_defer`` dropped: B-trees sorted in bulk (by
+    parallel workers as max_parallel_maintenance_workers allows), foreign keys checked by one join."""
+    conn.execute(RAISE_MAINTENANCE_WORK_MEM)
+    for item in deferred:
+        for statement in item.rebuild:
+            conn.execute(statement)
+        on_built(1)
+
+
+# Rows reach the loader as the binary COPY format, built by the generating session itself: one
+# string_agg of a chunk's rows per result row, so the rows cross this process a chunk at a time,
+# never one by one. A field is its length, then what the type's send function gives; NULL is length
+# -1. Ids are generated as the 16 bytes uuid_send gives (decode(md5(...), 'hex') is
+# uuid_send(md5(...)::uuid), without parsing hex text into a uuid first). The generated text is
+# ASCII, which every server and client encoding writes alike, so octet_length is what textsend sends.
+COPY_FIELDS = {
+    "uuid": "'\\x00000010'::bytea || {0}",
+    "timestamptz": "'\\x00000008'::bytea || timestamptz_send({0})",
+    "int4": "'\\x00000004'::bytea || int4send({0})",
+    "text": "int4send(octet_length({0})) || textsend({0})",
+}
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, no flags, no header extension
+COPY_TRAILER = b"\xff\xff"
+
+# One result row per chunk. The SELECT ends with ORDER BY bucket, then the load order: PostgreSQL
+# never flattens a sorted subquery, so a column the row names twice (a text's length and its bytes)
+# is computed once, and its order is what grouping and string_agg's ORDER BY ask for, so nothing
+# sorts again (on PostgreSQL 15 string_agg still sorts each chunk's rows: the order stays certain).
+CHUNKS = """
+SELECT string_agg({row}, ''::bytea ORDER BY {order}), count(*)
+FROM ({select}) AS r
+GROUP BY r.bucket
+ORDER BY r.bucket
+"""
+CHUNK_ROWS = 1_000  # rows per chunk, on average
+QUEUE_CHUNKS = 64  # chunks a generating session may run ahead of the loader
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What a table loads: its columns in the order the rows carry them, with their kinds (COPY_FIELDS)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    order: tuple[str, ...]  # the load order within a chunk: the SELECT's ORDER BY after bucket
+
+    def without(self, names: tuple[str, ...]) -> "_Rows":
+        return replace(self, columns=tuple(column for column in self.columns if column[0] not in names))
+
+    def copy_in(self, freeze: bool) -> sql.Composed:
+        return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary{})").format(
+            sql.Identifier(self.table), sql.SQL(", ").join(sql.Identifier(name) for name, _ in self.columns),
+            sql.SQL(", FREEZE") if freeze else sql.SQL(""))
+
+    def chunks(self, select: str | sql.Composable) -> sql.Composed:
+        fields = [
+            sql.SQL("coalesce({}, '\\xffffffff'::bytea)").format(sql.SQL(COPY_FIELDS[kind]).format(sql.Identifier("r", name)))
+            for name, kind in self.columns
+        ]
+        row = sql.SQL(" || ").join([sql.Literal(len(fields).to_bytes(2, "big")), *fields])
+        return sql.SQL(CHUNKS).format(  # type: ignore[arg-type]
+            row=row,
+            order=sql.SQL(", ").join(sql.Identifier("r", name) for name in self.order),
+            select=sql.SQL(select) if isinstance(select, str) else select,  # type: ignore[arg-type]
+        )
+
+
+USER_ROWS = _Rows("users", (("id", "uuid"), ("name", "text"), ("created_at", "timestamptz")), ("created_at", "id"))
+CONVERSATION_ROWS = _Rows(
+    "conversations",
+    (("id", "uuid"), ("user_id", "uuid"), ("title", "text"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
+     ("last_activity_at", "timestamptz"), ("message_count", "int4"), ("last_message_id", "uuid"),
+     ("last_message_preview", "text")),
+    ("start_s", "n"),
+)
+MESSAGE_ROWS = _Rows(
+    "messages",
+    (("id", "uuid"), ("conversation_id", "uuid"), ("role", "text"), ("created_at", "timestamptz"), ("content", "text")),
+    ("created_at", "g"),
+)
+
+
+def _step(seconds: int, rows: float) -> int:
+    """The width in seconds of a chunk's bucket, for CHUNK_ROWS rows when ``rows`` are spread over ``seconds``."""
+    return max(1, int(seconds * CHUNK_ROWS / max(rows, 1.0)))
+
+
+class _Stopped(Exception):
+    """The load failed elsewhere: a generating session gives up its share."""
+
+
+def _generate(conn: psycopg.Connection, jobs: list[tuple[sql.Composable, dict[str, Any]]],
+              out: queue.Queue[object], stop: threading.Event) -> None:
+    """A generating session's share of the windows onto ``out``: (chunk, rows) for each chunk, None
+    at the end of each window; an error goes onto ``out`` too, for the loader's thread to raise."""
+
+    def put(item: object) -> None:
+        while True:
+            try:
+                out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if stop.is_set():
+                    raise _Stopped from None
+
+    try:
+        with conn.cursor(binary=True) as cur:
+            for statement, params in jobs:
+                for chunk, rows in cur.stream(statement, params):  # type: ignore[arg-type]
+                    put((chunk, rows))
+                put(None)
+    except _Stopped:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - handed to the loader's thread, which raises it
+        try:
+            put(exc)
+        except _Stopped:
+            pass
+
+
+def _load(
+    pool: ThreadPoolExecutor,
+    loader: psycopg.Connection,
+    generators: list[psycopg.Connection],
+    copy_in: sql.Composable,
+    jobs: list[tuple[sql.Composable, dict[str, Any]]],
+    on_done: Callable[[int], None],
+) -> None:
+    """One COPY FROM on the loader, fed with the windows ``jobs`` in order.
+
+    The generating sessions take the windows in turn and run ahead of the loader by up to
+    QUEUE_CHUNKS chunks each; ``on_done`` gets each chunk's row count, in this thread. On any error
+    (or Ctrl-C) the generating sessions' statements are cancelled before it propagates.
+    """
+    stop = threading.Event()
+    queues: list[queue.Queue[object]] = [queue.Queue(QUEUE_CHUNKS) for _ in generators]
+    futures = [
+        pool.submit(_generate, conn, jobs[i :: len(generators)], queues[i], stop) for i, conn in enumerate(generators)
+    ]
+    try:
+        with loader.cursor() as cur, cur.copy(copy_in) as copy:
+            copy.write(COPY_HEADER)
+            for i in range(len(jobs)):
+                source = queues[i % len(queues)]
+                while isinstance(item := source.get(), tuple):
+                    copy.write(item[0])
+                    on_done(item[1])
+                if isinstance(item, BaseException):
+                    raise item
+            copy.write(COPY_TRAILER)
+    except BaseException:
+        stop.set()
+        for conn in generators:
+            conn.cancel_safe()
+        wait(futures)
+        raise
+    wait(futures)
 
 
 Unit = Callable[[psycopg.Connection], int]
@@ -643,38 +955,6 @@ def _dispatch(
         raise
 
 
-def _window_units(
-    statement: str | sql.Composable, params: dict[str, Any], windows: list[tuple[int, int]]
-) -> Callable[[int], Unit | None]:
-    """One unit per time window, each its own transaction, taken by whichever session is free."""
-    queue = iter(windows)
-
-    def unit_for(window: tuple[int, int]) -> Unit:
-        def run(conn: psycopg.Connection) -> int:
-            cur = conn.execute(statement, {**params, "a": window[0], "b": window[1]})  # type: ignore[arg-type]
-            conn.commit()
-            return max(cur.rowcount, 0)
-
-        return run
-
-    def next_unit(_: int) -> Unit | None:
-        window = next(queue, None)
-        return unit_for(window) if window is not None else None
-
-    return next_unit
-
-
-def _cleanup(conninfo: str) -> bool:
-    """Best effort after a failed load: empty the tables again. False if that failed too."""
-    try:
-        with server.connect(conninfo, autocommit=True) as conn:
-            conn.execute("SET lock_timeout = '10s'")
-            conn.execute(TRUNCATE)
-        return True
-    except (psycopg.Error, ChatSchemaError):
-        return False
-
-
 def seed_database(
     conninfo: str,
     *,
@@ -688,10 +968,12 @@ def seed_database(
 
     ``scale`` is one of ``SCALES``; ``messages`` resizes it (users and conversations follow in
     proportion). A database that already has rows is refused unless ``replace``, which empties the
-    tables first (``TRUNCATE users CASCADE``); a load that fails empties them again. At revision
-    0007 the materialized views are refreshed; then every table is ``VACUUM (ANALYZE)``d so plans
-    see a settled database. ``progress(phase, done, total)`` is called, from the calling thread, as
-    chunks commit: phases ``conversations``, ``messages`` and ``settle``.
+    tables first (``TRUNCATE users CASCADE``). The load is one transaction: if it fails, the
+    database is left as it was, indexes, constraints and (with ``replace``) the old rows included.
+    At revision 0007 the materialized views are refreshed; then every table is ``VACUUM
+    (ANALYZE)``d so plans see a settled database. ``progress(phase, done, total)`` is called, from
+    the calling thread, as the load goes: phases ``conversations``, ``messages``, ``indexes`` and
+    ``settle``.
     """
     chosen = _resolve_scale(scale, messages)
     _check_seed(seed)
@@ -706,7 +988,7 @@ def seed_database(
         phases.append((name, now - mark))
         mark = now
 
-    counts = {"conversations": 0, "messages": 0, "settle": 0}
+    counts = {"conversations": 0, "messages": 0, "indexes": 0, "settle": 0}
 
     def counter(name: str, total: int) -> Callable[[int], None]:
         def on_done(rows: int) -> None:
@@ -717,16 +999,17 @@ def seed_database(
         return on_done
 
     sessions: list[psycopg.Connection] = []
-    loaded = False  # rows were committed: a failure from here on must empty the tables again
     try:
-        sessions = [server.connect(conninfo) for _ in range(LOAD_SESSIONS)]
-        main = sessions[0]
-        with ThreadPoolExecutor(len(sessions), thread_name_prefix="chatschema-seed") as pool:
+        for _ in range(1 + LOAD_SESSIONS):
+            sessions.append(server.connect(conninfo))
+        loader, generators = sessions[0], sessions[1:]
+        with ThreadPoolExecutor(max(2, len(generators)), thread_name_prefix="chatschema-seed") as pool:
             try:
-                revision = _revision(main, target)
-                summaries = _has_summaries(main)
-                existing = _existing_rows(main)
-                main.rollback()
+                revision = _revision(loader, target)
+                summaries = _has_summaries(loader)
+                # Locked before they are looked at, so that no row arrives between the look and the load.
+                loader.execute(LOCK)
+                existing = _existing_rows(loader)
                 if any(existing) and not replace:
                     users, convs, msgs = (f"{n:,}" if n < 1000 else "1,000+" for n in existing)
                     raise ConfigError(
@@ -734,39 +1017,44 @@ def seed_database(
                         f"seeding needs empty tables. Pass --replace to delete every row first "
                         f"(TRUNCATE users CASCADE)."
                     )
-                list(pool.map(lambda conn: _prepare(conn, params), sessions))
-                phase("plan")
-
-                if replace:
-                    main.execute(TRUNCATE)
-                main.execute(INSERT_USERS, params)
-                main.commit()
-                loaded = True
-                row = main.execute(SPAN).fetchone()
+                list(pool.map(lambda conn: _prepare(conn, params), generators))
+                row = generators[0].execute(SPAN).fetchone()
                 assert row is not None
                 span, max_span = int(row[0]), int(row[1])
-                columns = BASE_CONVERSATION_COLUMNS + (SUMMARY_COLUMNS if summaries else ())
-                names = sql.SQL(", ").join(map(sql.Identifier, columns))
-                insert_conversations = sql.SQL(
-                    "INSERT INTO conversations ({names}) SELECT {names} FROM ({select}) AS c"
-                ).format(names=names, select=sql.SQL(SELECT_CONVERSATIONS))  # type: ignore[arg-type]
-                chunks = max(len(sessions), math.ceil(chosen.conversations / CHUNK_CONVERSATIONS))
-                _dispatch(pool, sessions, _window_units(insert_conversations, params, _windows(span, chunks)),
-                          counter("conversations", chosen.conversations))
+                phase("plan")
+
+                freeze = _empty(loader, replace)
+                deferred = _defer(loader)
+                _load(pool, loader, generators, USER_ROWS.copy_in(freeze),
+                      [(USER_ROWS.chunks(SELECT_USERS), params)], lambda _: None)
+                conversations = CONVERSATION_ROWS if summaries else CONVERSATION_ROWS.without(SUMMARY_COLUMNS)
+                windows = _windows(span, max(len(generators), math.ceil(chosen.conversations / CHUNK_CONVERSATIONS)))
+                _load(pool, loader, generators, conversations.copy_in(freeze),
+                      [(conversations.chunks(SELECT_CONVERSATIONS),
+                        {**params, "a": a, "b": b, "step": _step(b - a, chosen.conversations / len(windows))})
+                       for a, b in windows],
+                      counter("conversations", chosen.conversations))
                 phase("users and conversations")
 
-                chunks = max(2 * len(sessions), math.ceil(chosen.messages / CHUNK_MESSAGES))
-                _dispatch(pool, sessions,
-                          _window_units(INSERT_MESSAGES, {**params, "max_span": max_span}, _windows(span, chunks)),
-                          counter("messages", chosen.messages))
+                windows = _windows(span, max(MIN_WINDOWS, len(generators), math.ceil(chosen.messages / CHUNK_MESSAGES)))
+                _load(pool, loader, generators, MESSAGE_ROWS.copy_in(freeze),
+                      [(MESSAGE_ROWS.chunks(SELECT_MESSAGES),
+                        {**params, "max_span": max_span, "a": a, "b": b,
+                         "step": _step(b - a, chosen.messages / len(windows))})
+                       for a, b in windows],
+                      counter("messages", chosen.messages))
                 phase("messages")
+
+                _rebuild(loader, deferred, counter("indexes", len(deferred)))
+                loader.commit()
+                phase("indexes and constraints")
             except psycopg.Error as exc:
                 raise _translate(exc, target) from exc
 
             try:
                 for conn in sessions:
                     conn.autocommit = True
-                rounds = _settle_rounds(main)
+                rounds = _settle_rounds(loader)
                 steps = sum(len(lane) for lanes in rounds for lane in lanes)
                 on_settled = counter("settle", steps)
                 if progress:
@@ -776,23 +1064,14 @@ def seed_database(
                     _dispatch(pool, sessions[: len(lanes)], lambda i, q=queues: next(q[i], None),  # type: ignore[misc]
                               lambda _: on_settled(1))
                 phase("settle")
-                interesting = interesting_ids(main)
+                interesting = interesting_ids(loader)
             except psycopg.Error as exc:
-                loaded = False  # the data is complete: keep it
                 raise ChatSchemaError(
                     f"the data is seeded, but settling {target} failed ({exc}); run VACUUM (ANALYZE) yourself"
                 ) from exc
-    except BaseException:
+    finally:
         for conn in sessions:
-            conn.close()
-        if loaded and not _cleanup(conninfo):
-            raise ChatSchemaError(
-                f"seeding {target} failed, and so did emptying its tables again; "
-                f"run `chatschema seed --replace` to start over"
-            ) from None
-        raise
-    for conn in sessions:
-        conn.close()
+            conn.close()  # an open transaction is rolled back: a failed load leaves nothing behind
     seconds = time.perf_counter() - started
     return SeedReport(
         scale=chosen.name,
@@ -809,11 +1088,13 @@ def seed_database(
 
 
 def _settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
-    """Rounds of lanes (one session each) for autocommit sessions: first VACUUM (ANALYZE) messages
-    beside the other tables, then (at revision 0007) the views' refresh and their VACUUM (ANALYZE).
+    """Rounds of lanes (one session each) for autocommit sessions: first VACUUM messages beside the
+    other tables, then ANALYZE messages beside the other tables' ANALYZE and (at revision 0007) the
+    views' refresh and their VACUUM (ANALYZE).
 
     Nothing else reads a table while it is vacuumed: a page another scan has pinned cannot be
     cleaned, so VACUUM would leave it out of the visibility map and index-only scans would miss it.
+    ANALYZE only samples, so the refresh may read messages meanwhile: the two longest steps overlap.
     """
     from .views import VIEWS, refresh_views
 
@@ -825,12 +1106,12 @@ def _settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
         )
     }
 
-    def vacuum(table: str) -> Unit:
+    def maintain(command: str, table: str) -> Unit:
         def run(conn: psycopg.Connection) -> int:
-            # VACUUM's lock lets reads and writes through, so it may wait as long as it takes (an
-            # autovacuum of the fresh rows is cancelled for it, after deadlock_timeout).
+            # VACUUM's and ANALYZE's lock lets reads and writes through, so it may wait as long as it
+            # takes (an autovacuum of the fresh rows is cancelled for it, after deadlock_timeout).
             conn.execute("SET lock_timeout = 0")
-            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+            conn.execute(sql.SQL("{} {}").format(sql.SQL(command), sql.Identifier(table)))
             conn.execute("RESET lock_timeout")
             return 0
 
@@ -840,7 +1121,10 @@ def _settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
         refresh_views(conn, concurrently=False)
         return 0
 
-    rounds = [[[vacuum("messages")], [vacuum("conversations"), vacuum("users")]]]
+    views: list[Unit] = []
     if len(existing) == len(VIEWS):
-        rounds.append([[refresh, *(vacuum(v.name) for v in VIEWS)]])
-    return rounds
+        views = [refresh, *(maintain("VACUUM (ANALYZE)", v.name) for v in VIEWS)]
+    return [
+        [[maintain("VACUUM", "messages")], [maintain("VACUUM", "conversations"), maintain("VACUUM", "users")]],
+        [[maintain("ANALYZE", "messages")], [maintain("ANALYZE", "conversations"), maintain("ANALYZE", "users"), *views]],
+    ]

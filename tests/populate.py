@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import psycopg
 
+from chatschema.backfill import summary_mismatches
+
+__all__ = ["populate", "checksums", "summary_mismatches"]
+
 POPULATE = """
 INSERT INTO users (id, name, created_at)
 SELECT md5('u' || u)::uuid, 'user ' || u, timestamptz '2026-01-01' + u * interval '1 minute'
@@ -42,18 +46,6 @@ CHECKSUMS = {
     ),
 }
 
-# Summaries as a recomputation from messages would give them; compared with what is stored.
-SUMMARY_MISMATCHES = """
-SELECT count(*) FROM conversations c
-LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = c.id) s ON true
-LEFT JOIN LATERAL (
-    SELECT m.id, m.created_at, m.content FROM messages m WHERE m.conversation_id = c.id
-    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) l ON true
-WHERE c.message_count IS DISTINCT FROM s.n
-   OR c.last_message_id IS DISTINCT FROM l.id
-   OR c.last_activity_at IS DISTINCT FROM COALESCE(l.created_at, c.created_at)
-   OR c.last_message_preview IS DISTINCT FROM left(l.content, 100)
-"""
 
 
 def populate(conn: psycopg.Connection, *, users: int = 300, conversations: int = 3000, messages: int = 30000) -> None:
@@ -66,7 +58,3 @@ def populate(conn: psycopg.Connection, *, users: int = 300, conversations: int =
 
 def checksums(conn: psycopg.Connection) -> dict[str, tuple]:
     return {table: tuple(conn.execute(query).fetchone()) for table, query in CHECKSUMS.items()}
-
-
-def summary_mismatches(conn: psycopg.Connection) -> int:
-    return int(conn.execute(SUMMARY_MISMATCHES).fetchone()[0])

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from chatschema import migrate, seed
+from chatschema.check import compare_schema
 from chatschema.cli import main
 from chatschema.errors import ChatSchemaError, ConfigError, InvalidInput, UnknownRevision
 from chatschema.seed import SCALES, interesting_ids, seed_database
@@ -21,8 +22,36 @@ SUMMARIES = (
 )
 
 
+# Every index and constraint of the three tables, as PostgreSQL prints it: what the load drops and
+# builds again must come back exactly, whether the load succeeds or fails.
+DEFINITIONS = """
+SELECT 'index', c.relname, i.indisprimary, i.indisvalid, pg_get_indexdef(i.indexrelid)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = ANY('{users,conversations,messages}'::regclass[])
+UNION ALL
+SELECT 'constraint', conname, condeferrable, convalidated, conrelid::regclass::text || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint
+ WHERE conrelid = ANY('{users,conversations,messages}'::regclass[])
+"""
+
+
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def definitions(dsn: str) -> set[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return set(conn.execute(DEFINITIONS).fetchall())
+
+
+def schema_differences(dsn: str) -> list[str]:
+    """What ``chatschema check`` would report against the models (only meaningful at head)."""
+    engine = migrate.engine_for(dsn)
+    try:
+        with engine.connect() as conn:
+            return [str(d) for d in compare_schema(conn)]
+    finally:
+        engine.dispose()
 
 
 def fingerprint(dsn: str, *, summaries: bool = True) -> dict[str, tuple]:
@@ -54,7 +83,8 @@ def test_report_counts_and_revision(tiny):
     assert (report.scale, report.seed, report.revision) == ("tiny", 42, "0007")
     assert (report.users, report.conversations, report.messages) == (scale.users, scale.conversations, scale.messages)
     assert report.seconds > 0 and report.messages_per_second == pytest.approx(report.messages / report.seconds)
-    assert [name for name, _ in report.phases] == ["plan", "users and conversations", "messages", "settle"]
+    assert [name for name, _ in report.phases] == [
+        "plan", "users and conversations", "messages", "indexes and constraints", "settle"]
     with psycopg.connect(dsn) as conn:
         assert scalar(conn, "SELECT count(*) FROM users") == scale.users
         assert scalar(conn, "SELECT count(*) FROM conversations") == scale.conversations
@@ -126,6 +156,29 @@ def test_summaries_views_and_statistics_are_settled(tiny):
         pages, visible = conn.execute(
             "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'messages'::regclass").fetchone()
         assert pages > 0 and visible == pages
+
+
+def test_messages_lie_in_the_heap_in_time_order(tiny):
+    """Loaded in time order, so a conversation's messages are scattered over the heap as in production."""
+    dsn, _ = tiny
+    with psycopg.connect(dsn) as conn:
+        assert scalar(conn, "SELECT count(*) FROM (SELECT created_at < lag(created_at) OVER (ORDER BY ctid) AS back"
+                            " FROM messages) t WHERE back") == 0
+        assert scalar(conn, "SELECT count(DISTINCT conversation_id) FROM (SELECT conversation_id FROM messages"
+                            " ORDER BY ctid LIMIT 100) t") > 10
+
+
+def test_indexes_and_constraints_come_back_as_they_were(tiny, new_database):
+    """The load drops them and builds them again: the definitions are the migrations' own."""
+    dsn, _ = tiny
+    fresh = new_database("seed_fresh")
+    migrate.upgrade(fresh)
+    assert definitions(dsn) == definitions(fresh.dsn)
+    assert schema_differences(dsn) == []
+    with psycopg.connect(dsn) as conn:
+        kinds = dict(conn.execute(
+            "SELECT contype, count(*) FROM pg_constraint WHERE conrelid = 'messages'::regclass GROUP BY 1").fetchall())
+        assert kinds["p"] == 1 and kinds["f"] == 1 and kinds["c"] == 1
 
 
 def test_same_seed_same_bytes_whatever_the_chunking(new_database, monkeypatch):
@@ -207,17 +260,67 @@ def test_bad_arguments_are_rejected_before_connecting(kwargs, message):
     assert str(rejected.value) == message
 
 
-def test_a_failed_load_leaves_the_tables_empty(new_database):
-    settings = new_database("seed_fails")
-    migrate.upgrade(settings, "0001")
-    with psycopg.connect(settings.dsn) as conn:
+def refuse_messages(dsn: str) -> None:
+    """Make every load of messages fail, after users and conversations went in."""
+    with psycopg.connect(dsn) as conn:
         conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
                      "$$ BEGIN RAISE EXCEPTION 'no messages today'; END $$")
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION refuse()")
+
+
+@pytest.mark.parametrize("revision", ["0001", "head"])
+def test_a_failed_load_leaves_the_tables_empty_and_the_schema_as_it_was(new_database, revision):
+    settings = new_database(f"seed_fails_{revision}")
+    migrate.upgrade(settings, revision)
+    refuse_messages(settings.dsn)
+    before = definitions(settings.dsn)
     with pytest.raises(ChatSchemaError, match=r"failed: no messages today; nothing was seeded$"):
         seed_database(settings.dsn, scale="tiny", messages=1000)
     with psycopg.connect(settings.dsn) as conn:
         assert scalar(conn, "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM conversations)") == 0
+    assert definitions(settings.dsn) == before
+    if revision == "head":
+        assert schema_differences(settings.dsn) == []
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_fkey")
+    assert definitions(settings.dsn) != before  # the comparison can fail
+
+
+def test_a_failed_replace_keeps_the_rows_it_was_replacing(new_database):
+    """TRUNCATE is part of the load's transaction: a load that fails takes nothing away."""
+    settings = new_database("seed_fails_replace")
+    migrate.upgrade(settings)
+    seed_database(settings.dsn, scale="tiny", messages=1000)
+    before = fingerprint(settings.dsn)
+    refuse_messages(settings.dsn)
+    with pytest.raises(ChatSchemaError, match=r"failed: no messages today; nothing was seeded$"):
+        seed_database(settings.dsn, scale="tiny", messages=2000, seed=3, replace=True)
+    assert fingerprint(settings.dsn) == before
+    assert schema_differences(settings.dsn) == []
+
+
+def test_loads_around_what_it_cannot_rebuild_exactly(new_database):
+    """A foreign key from another table keeps the tables from being truncated alone (so no COPY FREEZE)
+    and keeps messages_pkey in place; a commented index stays too: the same rows, settled, all the same."""
+    plain, hindered = new_database("seed_plain"), new_database("seed_hindered")
+    for settings in (plain, hindered):
+        migrate.upgrade(settings)
+    with psycopg.connect(hindered.dsn) as conn:
+        conn.execute("CREATE TABLE attachments (message_id uuid REFERENCES messages (id))")
+        conn.execute("COMMENT ON INDEX ix_messages_conversation_recent IS 'keeps the message page fast'")
+    before = definitions(hindered.dsn)
+    seed_database(plain.dsn, scale="tiny", messages=2000)
+    seed_database(hindered.dsn, scale="tiny", messages=2000)
+    assert fingerprint(hindered.dsn) == fingerprint(plain.dsn)
+    assert definitions(hindered.dsn) == before
+    with psycopg.connect(hindered.dsn) as conn:
+        assert summary_mismatches(conn) == 0
+        assert scalar(conn, "SELECT obj_description('ix_messages_conversation_recent'::regclass, 'pg_class')") == (
+            "keeps the message page fast")
+        # Unfrozen, the rows leave VACUUM the work; the empty pages COPY extended the table by
+        # ahead of need stay out of the visibility map, but every page that holds a row is in it.
+        visible = scalar(conn, "SELECT relallvisible FROM pg_class WHERE oid = 'messages'::regclass")
+        assert visible == scalar(conn, "SELECT count(DISTINCT (ctid::text::point)[0]) FROM messages") > 0
 
 
 @pytest.mark.slow
