@@ -50,7 +50,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from . import catalog
+from . import queries as catalog
 from .errors import InvalidInput, NotFound
 from .models import ROLES
 

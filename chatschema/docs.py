@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from . import api, api_async, catalog, errors, indexes, migrate, models, views
+from . import api, api_async, errors, indexes, migrate, models, views
+from . import queries as catalog
 from .plans.docs import rules_markdown
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ def _result_class(cls: type) -> list[str]:
 
 def queries_markdown() -> str:
     """docs/queries.md: the catalog, the API, and every operation with all its variants."""
-    sources = "chatschema/catalog.py, chatschema/api.py and chatschema/api_async.py"
+    sources = "chatschema/queries/, chatschema/api.py and chatschema/api_async.py"
     lines = [_QUERIES_INTRO.format(generated=_GENERATED.format(sources=sources)).rstrip("\n"), ""]
     lines += ["Contents: [the catalog](#the-catalog), [the API](#the-api), the operations: "
               + ", ".join(f"[`{op}`](#{op})" for op in catalog.OPERATIONS) + ".", ""]
@@ -321,7 +322,7 @@ def cli_markdown(cli: click.Group, name: str = "chatschema") -> str:
     """docs/cli.md: the ``--help`` of ``cli`` and of every command under it, at a fixed width."""
     settings = {**cli.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
     contexts = list(_contexts(cli.context_class(cli, info_name=name, **settings)))
-    lines = [_CLI_INTRO.format(generated=_GENERATED.format(sources="the click commands in chatschema/cli.py")),
+    lines = [_CLI_INTRO.format(generated=_GENERATED.format(sources="the click commands in chatschema/cli/")),
              "| command | what it does |", "|---|---|"]
     for ctx in contexts:
         anchor = ctx.command_path.replace(" ", "-")

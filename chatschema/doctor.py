@@ -29,7 +29,7 @@ from psycopg import sql
 
 from . import server
 from .indexes import INDEXES
-from .locks import BOOKKEEPING_TABLES
+from .migrate.locks import BOOKKEEPING_TABLES
 from .settings import Settings
 from .views import VIEWS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from chatschema.backfill import summary_mismatches
+from chatschema.migrate.backfill import summary_mismatches
 
 __all__ = ["populate", "checksums", "summary_mismatches"]
 

@@ -17,7 +17,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from chatschema import api, api_async, catalog, migrate
+from chatschema import api, api_async, migrate
+from chatschema import queries as catalog
 from chatschema.errors import InvalidInput, NotFound
 from chatschema.views import refresh_views
 

@@ -10,7 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from chatschema import bench, bench_report, catalog
+from chatschema import bench
+from chatschema import queries as catalog
+from chatschema.bench import report as bench_report
 from chatschema.bench import BenchOptions, ScaleSpec
 from chatschema.cli import main
 from chatschema.errors import ConfigError

@@ -16,9 +16,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from chatschema import api, catalog, migrate
-from chatschema.catalog import Query, Statement
-from chatschema.contract import Contract
+from chatschema import api, migrate
+from chatschema import queries as catalog
+from chatschema.queries import Query, Statement
+from chatschema.queries.contract import Contract
 from chatschema.errors import NotFound
 from chatschema.models import PREVIEW_CHARS
 from chatschema.seed import seed_database

@@ -13,7 +13,8 @@ from dataclasses import replace
 import psycopg
 import pytest
 
-from chatschema import backfill, doctor, migrate
+from chatschema import doctor, migrate
+from chatschema.migrate import backfill
 from chatschema.check import check
 from chatschema.errors import MigrationFailed
 from chatschema.settings import Settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from chatschema.catalog import by_name
+from chatschema.queries import by_name
 from chatschema.cli import main
 from chatschema.plans.docs import rules_markdown
 from chatschema.plans.explain import PINNED, SCRATCH_COSTS

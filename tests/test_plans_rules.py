@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from chatschema.catalog import all_queries
+from chatschema.queries import all_queries
 from chatschema.indexes import INDEXES
 from chatschema.plans.findings import Finding
 from chatschema.plans.rules import (

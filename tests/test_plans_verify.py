@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from chatschema.catalog import Query, all_queries, by_name, positional_sql
+from chatschema.queries import Query, all_queries, by_name, positional_sql
 from chatschema.plans import select_queries, verify_database
 from chatschema.plans.metrics import sort_input_rows
 from chatschema.plans.pipeline import run

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
-from ..catalog import all_queries
+from ..queries import all_queries
 from .explain import PINNED, PROBE, SCRATCH_COSTS
 from .pipeline import STATS_TARGET
 from .rules import RULES

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from ..catalog import Query, positional_sql
+from ..queries import Query, positional_sql
 from ..errors import ChatSchemaError
 from .tree import Plan, parse_plan
 

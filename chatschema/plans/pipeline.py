@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .. import migrate, server
-from ..catalog import Query, all_queries, by_name
+from ..queries import Query, all_queries, by_name
 from ..errors import ConfigError
 from ..seed import SCALES, SeedReport, seed_database
 from ..settings import Settings

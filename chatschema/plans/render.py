@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..contract import Contract
+from ..queries.contract import Contract
 from .findings import Finding, count, rows_text
 from .pipeline import Report
 from .rules import RULES

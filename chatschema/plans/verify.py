@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import psycopg
 
 from .. import server
-from ..catalog import Query
-from ..contract import Contract
+from ..queries import Query
+from ..queries.contract import Contract
 from ..indexes import INDEXES
 from ..views import VIEWS
-from .cases import Case, DataPoints, cases_for, data_points
+from .params import Case, DataPoints, cases_for, data_points
 from .explain import MODES, Explainer, ExplainFailed
 from .findings import Finding
 from .metrics import total_buffers

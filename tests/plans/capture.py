@@ -25,10 +25,11 @@ from typing import Any
 
 from psycopg import sql
 
-from chatschema import catalog, migrate, server
-from chatschema.catalog import Query
-from chatschema.contract import Contract, IndexUse
-from chatschema.plans.cases import cases_for, data_points
+from chatschema import migrate, server
+from chatschema import queries as catalog
+from chatschema.queries import Query
+from chatschema.queries.contract import Contract, IndexUse
+from chatschema.plans.params import cases_for, data_points
 from chatschema.plans.explain import Explainer
 from chatschema.plans.pipeline import _drop, _fresh, settle
 from chatschema.seed import seed_database

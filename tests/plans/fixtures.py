@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chatschema.contract import Contract, IndexUse
+from chatschema.queries.contract import Contract, IndexUse
 from chatschema.plans.rules import RULES, PlanSubject
 from chatschema.plans.tree import Plan, parse_plan
 from chatschema.settings import Settings

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from chatschema.ddl import create_index_concurrently, drop_index_concurrently
+from chatschema.migrations.ops import create_index_concurrently, drop_index_concurrently
 
 revision = "0002"
 down_revision = "0001"

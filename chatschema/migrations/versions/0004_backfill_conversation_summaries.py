@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import context, op
 
-from chatschema import backfill
+from chatschema.migrate import backfill
 
 revision = "0004"
 down_revision = "0003"

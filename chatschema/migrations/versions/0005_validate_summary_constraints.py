@@ -11,7 +11,7 @@ Revises: 0004
 
 from __future__ import annotations
 
-from chatschema.ddl import validate_constraint
+from chatschema.migrations.ops import validate_constraint
 
 revision = "0005"
 down_revision = "0004"

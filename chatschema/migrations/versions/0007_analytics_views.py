@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from chatschema.ddl import populate_materialized_view
+from chatschema.migrations.ops import populate_materialized_view
 
 revision = "0007"
 down_revision = "0006"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from ...contract import Contract
+from ...queries.contract import Contract
 from ..findings import Finding
 from ..metrics import RowsRead, rows_read
 from ..tree import Plan, PlanNode

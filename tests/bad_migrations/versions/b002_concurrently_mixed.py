@@ -9,7 +9,7 @@ Revises: b001
 
 from alembic import op
 
-from chatschema.ddl import create_index_concurrently, drop_index_concurrently
+from chatschema.migrations.ops import create_index_concurrently, drop_index_concurrently
 
 revision = "b002"
 down_revision = "b001"

@@ -18,8 +18,8 @@ from __future__ import annotations
 from alembic import context, op
 from psycopg import sql
 
-from .errors import MigrationFailed
-from .settings import Settings
+from chatschema.errors import MigrationFailed
+from chatschema.settings import Settings
 
 _DEFAULTS = Settings()
 

@@ -34,9 +34,10 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from psycopg import errors as pg_errors
 
-from . import backfill, locks, server
-from .errors import LockTimeout, MigrationFailed, UnknownRevision
-from .settings import Settings, format_duration
+from .. import server
+from . import backfill, locks
+from ..errors import LockTimeout, MigrationFailed, UnknownRevision
+from ..settings import Settings, format_duration
 
 __all__ = [
     "AppliedRevision",
@@ -278,7 +279,7 @@ def render(range_: str, settings: Settings | None = None, *, location: str = DEF
     """The offline script of ``range_`` ('FROM:TO'), statement by statement, each with its origin."""
     low, high = _split_range(range_, location)
     scripts = script_directory(location)
-    env_files = (Path(scripts.env_py_location), Path(__file__).parent / "migrations" / "environment.py")
+    env_files = (Path(scripts.env_py_location), Path(__file__).parent.parent / "migrations" / "environment.py")
     buf = _Recorder(Path(scripts.versions), env_files)
     cfg = alembic_config(settings or Settings(), location=location)
     cfg.output_buffer = buf

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from ..catalog import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
+from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows, interesting_ids
 
 __all__ = ["Case", "DataPoints", "data_points", "cases_for"]

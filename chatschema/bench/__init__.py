@@ -35,14 +35,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from . import __version__ as chatschema_version
-from . import catalog, migrate, server
-from .backfill import summary_mismatches
-from .catalog import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
-from .errors import ConfigError
-from .seed import SCALES, InterestingRows, seed_database
-from .settings import Settings
-from .views import VIEWS, refresh_views
+from .. import __version__ as chatschema_version
+from .. import migrate, server
+from .. import queries as catalog
+from ..migrate.backfill import summary_mismatches
+from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
+from ..errors import ConfigError
+from ..seed import SCALES, InterestingRows, seed_database
+from ..settings import Settings
+from ..views import VIEWS, refresh_views
 
 __all__ = [
     "PAGE_SIZE",

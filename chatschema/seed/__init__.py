@@ -44,8 +44,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from . import migrate, server
-from .errors import ChatSchemaError, ConfigError, InvalidInput, LockTimeout, UnknownRevision
+from .. import migrate, server
+from ..errors import ChatSchemaError, ConfigError, InvalidInput, LockTimeout, UnknownRevision
 
 __all__ = [
     "Scale",
@@ -1096,7 +1096,7 @@ def _settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     cleaned, so VACUUM would leave it out of the visibility map and index-only scans would miss it.
     ANALYZE only samples, so the refresh may read messages meanwhile: the two longest steps overlap.
     """
-    from .views import VIEWS, refresh_views
+    from ..views import VIEWS, refresh_views
 
     existing = {
         row[0]

@@ -40,11 +40,11 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from . import doctor, migrate, server
-from .errors import ChatSchemaError, ConfigError
-from .locks import BOOKKEEPING_TABLES, normalize
-from .migrate import DEFAULT_LOCATION, PlannedStatement
-from .settings import Settings
+from ... import doctor, migrate, server
+from ...errors import ChatSchemaError, ConfigError
+from ..locks import BOOKKEEPING_TABLES, normalize
+from .. import DEFAULT_LOCATION, PlannedStatement
+from ...settings import Settings
 
 __all__ = ["Rule", "RULES", "Finding", "LintReport", "lint", "squawk_version"]
 
@@ -324,7 +324,7 @@ def _own_rules(revision: str, direction: str, statements: list[PlannedStatement]
 
 
 def _database_rules(settings: Settings, location: str, notes: list[str]) -> list[Finding]:
-    from .check import compare_schema
+    from ...check import compare_schema
 
     info = server.conninfo(settings)
     found: list[Finding] = []

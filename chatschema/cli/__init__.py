@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import migrate, server
-from .errors import ChatSchemaError
-from .settings import Settings
+from .. import migrate, server
+from ..errors import ChatSchemaError
+from ..settings import Settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -106,9 +106,9 @@ def _print_policy(settings: Settings, steps: list[migrate.RevisionInfo], directi
 
 
 def _print_plan(plan: migrate.Plan, settings: Settings) -> None:
-    from .doctor import format_size
-    from .locks import normalize
-    from .settings import format_duration
+    from ..doctor import format_size
+    from ..migrate.locks import normalize
+    from ..settings import format_duration
 
     target = server.describe_target(server.conninfo(settings))
     if not plan.revisions:
@@ -331,7 +331,7 @@ def check_(settings: Settings) -> None:
     Example:
         chatschema check --dsn "$DATABASE_URL" || echo "schema drift"
     """
-    from .check import check
+    from ..check import check
 
     rev, head, findings = check(settings)
     if findings:
@@ -371,7 +371,7 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
     import json as json_
     import os
 
-    from . import lint as lint_mod
+    from ..migrate import lint as lint_mod
 
     settings = Settings.resolve(dsn=dsn) if dsn else None
     if pg_version is None:
@@ -432,7 +432,7 @@ def doctor(settings: Settings) -> None:
     Example:
         chatschema doctor --dsn "$DATABASE_URL"
     """
-    from .doctor import builds_in_progress, diagnose
+    from ..doctor import builds_in_progress, diagnose
 
     findings = diagnose(settings)
     for ix in builds_in_progress(settings):
@@ -472,7 +472,7 @@ def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings:
     """
     from psycopg import conninfo as pg_conninfo
 
-    from .seed import seed_database
+    from ..seed import seed_database
 
     params = pg_conninfo.conninfo_to_dict(server.conninfo(settings))
     params["options"] = f"{params.get('options') or ''} -c lock_timeout={settings.lock_timeout_ms}ms".strip()
@@ -527,7 +527,7 @@ def views_refresh(concurrently: bool, settings: Settings) -> None:
     Example:
         chatschema views refresh --concurrently --statement-timeout 30min
     """
-    from .views import refresh_views
+    from ..views import refresh_views
 
     info = server.conninfo(settings)
     with server.connect(info, autocommit=True) as conn:
@@ -551,7 +551,7 @@ def queries_list() -> None:
     Example:
         chatschema queries list
     """
-    from . import catalog
+    from .. import queries as catalog
 
     table = Table("operation", "variant", "revision", "round trips", "writes", box=None, pad_edge=False)
     for q in catalog.all_queries():
@@ -568,7 +568,7 @@ def queries_show(name: str) -> None:
     Example:
         chatschema queries show list_conversations.optimized
     """
-    from . import catalog
+    from .. import queries as catalog
 
     try:
         found = catalog.by_name(name)
@@ -645,8 +645,8 @@ def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool |
         chatschema plans verify --variant all
         chatschema plans verify --dsn "$REPLICA_URL" --format junit > plans.xml
     """
-    from .plans import pipeline
-    from .plans.render import render
+    from ..plans import pipeline
+    from ..plans.render import render
 
     with _progress() as bar:
         report = pipeline.run(settings, variant=variant, query=query_name, analyze=analyze, scale=scale,
@@ -676,8 +676,8 @@ def plans_show(name: str, case_name: str | None, mode: str, analyze: bool | None
         chatschema plans show list_conversations.today
         chatschema plans show load_messages.optimized --case "longest conversation, first page" --mode generic
     """
-    from .plans import pipeline
-    from .plans.render import contract_marks, tree
+    from ..plans import pipeline
+    from ..plans.render import contract_marks, tree
 
     with _progress() as bar:
         shown = pipeline.show(settings, name, case=case_name, mode=mode, analyze=analyze, scale=scale,
@@ -713,7 +713,7 @@ def plans_docs(output: str, check_only: bool) -> None:
     """
     from pathlib import Path
 
-    from .plans.docs import rules_markdown
+    from ..plans.docs import rules_markdown
 
     text = rules_markdown()
     path = Path(output)
@@ -748,7 +748,7 @@ def docs_(out_dir: str, check_only: bool) -> None:
     """
     from pathlib import Path
 
-    from . import docs
+    from .. import docs
 
     directory = Path(out_dir)
     if check_only:
@@ -782,8 +782,8 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
     Example:
         chatschema demo
     """
-    from .plans import pipeline
-    from .plans.findings import count, rows_text
+    from ..plans import pipeline
+    from ..plans.findings import count, rows_text
 
     def on_event(kind: str, payload: Any) -> None:
         if kind == "stage":
@@ -915,7 +915,8 @@ def bench_(scales: str, iterations: int, budget: float, write_seconds: float, cl
     import shlex
     from pathlib import Path
 
-    from . import bench, bench_report
+    from .. import bench
+    from ..bench import report as bench_report
 
     given = [f"--scales {shlex.quote(scales)}"] + [
         f"{flag} {value}" for flag, value, default in (
