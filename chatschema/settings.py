@@ -11,9 +11,10 @@ import platformdirs
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "parse_duration", "format_duration"]
+__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "DEFAULT_PG_VERSION", "parse_duration", "format_duration", "target_pg_version"]
 
 SUPPORTED_EMBEDDED_VERSIONS = (16, 18)
+DEFAULT_PG_VERSION = 18
 DEFAULT_DATABASE = "chatschema"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
@@ -86,6 +87,9 @@ class Settings:
     retry_max_delay_ms: int = 30_000
     backfill_batch_size: int = 2_000
     backfill_pause_ms: int = 0
+    # Sessions whose transaction is younger than this are ordinary traffic, not worth naming
+    # before a strong lock or a concurrent build.
+    long_transaction_ms: int = 1_000
 
     @classmethod
     def resolve(
@@ -102,10 +106,11 @@ class Settings:
         retry_delay: str | None = None,
         backfill_batch_size: str | int | None = None,
         backfill_pause: str | None = None,
+        long_transaction: str | None = None,
     ) -> "Settings":
         env = os.environ
         dsn = dsn or env.get("DATABASE_URL") or None
-        version_text = pg_version or env.get("CHATSCHEMA_PG_VERSION") or 18
+        version_text = pg_version or env.get("CHATSCHEMA_PG_VERSION") or DEFAULT_PG_VERSION
         try:
             version = int(version_text)
         except ValueError:
@@ -142,6 +147,9 @@ class Settings:
                 name="--backfill-batch-size", low=1, high=1_000_000,
             ),
             backfill_pause_ms=parse_duration(pick(backfill_pause, "CHATSCHEMA_BACKFILL_PAUSE", "0"), name="--backfill-pause"),
+            long_transaction_ms=parse_duration(
+                pick(long_transaction, "CHATSCHEMA_LONG_TRANSACTION", "1s"), name="CHATSCHEMA_LONG_TRANSACTION"
+            ),
         )
         return settings
 
@@ -152,3 +160,15 @@ class Settings:
 
     def with_database(self, database: str) -> "Settings":
         return replace(self, database=database)
+
+
+def target_pg_version(given: int | None = None) -> int:
+    """The PostgreSQL major version migrations are written for when no server says: the option,
+    else ``$CHATSCHEMA_PG_VERSION``, else the embedded default."""
+    if given is not None:
+        return given
+    text = os.environ.get("CHATSCHEMA_PG_VERSION") or str(DEFAULT_PG_VERSION)
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"CHATSCHEMA_PG_VERSION: expected a major version such as 16, got {text!r}") from None

@@ -67,8 +67,6 @@ __all__ = [
 DEFAULT_LOCATION = "chatschema:migrations"
 Progress = Callable[[str, int, int], None]
 Warn = Callable[[str], None]
-# Sessions whose transaction is younger than this are ordinary traffic, not worth naming.
-LONG_TRANSACTION_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -313,6 +311,7 @@ class _RunState:
 
     lock_timeout_ms: int
     statement_timeout_ms: int
+    long_transaction_s: float = 1.0
     last_revision: str | None = None
     applied: list[AppliedRevision] = field(default_factory=list)
     warned: bool = False
@@ -347,8 +346,8 @@ def _warn_blockers(monitor: psycopg.Connection, lock: locks.StatementLock, ours:
     live = [lk for lk in lock.locks if not lk.new]
     if lock.kind in ("create index concurrently", "reindex concurrently"):
         target = live[0]
-        holders = locks.blockers(monitor, target, ours=ours, min_age_s=LONG_TRANSACTION_S)
-        snapshots = [b for b in locks.old_snapshots(monitor, ours=ours, min_age_s=LONG_TRANSACTION_S)
+        holders = locks.blockers(monitor, target, ours=ours, min_age_s=state.long_transaction_s)
+        snapshots = [b for b in locks.old_snapshots(monitor, ours=ours, min_age_s=state.long_transaction_s)
                      if b.pid not in {h.pid for h in holders}]
         found = holders + snapshots
         if found:
@@ -359,7 +358,7 @@ def _warn_blockers(monitor: psycopg.Connection, lock: locks.StatementLock, ours:
             )
         return
     for target in live:
-        holders = locks.blockers(monitor, target, ours=ours, min_age_s=LONG_TRANSACTION_S)
+        holders = locks.blockers(monitor, target, ours=ours, min_age_s=state.long_transaction_s)
         if holders:
             warn(
                 f"{lock.kind} needs {target.mode_name} on {target.relation}, which these sessions hold conflicting "
@@ -477,7 +476,7 @@ def _run(
     def fn(cfg: Config) -> None:
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
 
-    state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000)
     rng = random.Random()
     first_try = time.monotonic()
     attempt = 0
@@ -515,14 +514,14 @@ def _what(lock: locks.StatementLock) -> str:
     return f"{lock.kind}: {target.mode_name} on {target.relation}"
 
 
-def _blockers_for(info: str, lock: locks.StatementLock) -> list[locks.Blocker]:
+def _blockers_for(info: str, lock: locks.StatementLock, min_age_s: float) -> list[locks.Blocker]:
     with server.connect(info, autocommit=True) as conn:
         found: list[locks.Blocker] = []
         for target in lock.locks:
             if not target.new:
                 found += [b for b in locks.blockers(conn, target) if b.pid not in {f.pid for f in found}]
         if lock.concurrently or not lock.locks:
-            found += [b for b in locks.old_snapshots(conn, min_age_s=LONG_TRANSACTION_S)
+            found += [b for b in locks.old_snapshots(conn, min_age_s=min_age_s)
                       if b.pid not in {f.pid for f in found}]
         return found
 
@@ -546,7 +545,7 @@ def _translate(
         if lock.concurrently and lock.kind.startswith("create") else ""
     )
     if isinstance(error, pg_errors.LockNotAvailable):
-        found = _blockers_for(info, lock)
+        found = _blockers_for(info, lock, state.long_transaction_s)
         table = lock.locks[0].relation if lock.locks else None
         held = (f"; held by {found[0]}" if lock.locks else f"; sessions with old transactions: {found[0]}") if found else (
             "; no session holds a conflicting lock any more (the holder finished after the timeout)")

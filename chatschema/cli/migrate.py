@@ -1,0 +1,289 @@
+"""Commands that change or describe the schema's revision: upgrade, downgrade, current, history, sql, lint."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from typing import Any
+
+import click
+from rich.table import Table
+
+from .. import migrate, server
+from ..settings import Settings
+from . import connection_options, main, out, policy_options, print_applied, progress_bar, warn
+
+
+def _print_policy(settings: Settings, steps: list[migrate.RevisionInfo], direction: str) -> None:
+    out.print(f"{direction.capitalize()} of {server.describe_target(server.conninfo(settings))}: "
+              f"{', '.join(s.revision for s in steps)}. Lock policy:", markup=False)
+    for line in migrate.policy_lines(settings):
+        out.print(f"  - {line}", markup=False, soft_wrap=True)
+
+
+def _print_plan(plan: migrate.Plan, settings: Settings) -> None:
+    from ..doctor import format_size
+    from ..migrate.locks import normalize
+    from ..settings import format_duration
+
+    target = server.describe_target(server.conninfo(settings))
+    if not plan.revisions:
+        out.print(f"Dry run on {target}: already at {plan.target}; nothing would run.", markup=False)
+        return
+    last = plan.revisions[-1].revision if plan.direction == "upgrade" else plan.target
+    out.print(f"Dry run on {target} (nothing is changed): {plan.direction} {plan.current or 'base'} -> {last}. "
+              f"Lock policy:", markup=False)
+    for line in migrate.policy_lines(settings):
+        out.print(f"  - {line}", markup=False, soft_wrap=True)
+    strong: list[str] = []
+    for rev in plan.revisions:
+        out.print(f"\n{rev.revision}  {rev.title}", markup=False)
+        if not rev.statements:
+            out.print("    (no statements)", markup=False)
+        for st in rev.statements:
+            text = normalize(st.sql)
+            text = text if len(text) <= 100 else text[:99] + "…"
+            if st.lock.kind == "DO block: catalog check":
+                raises = re.search(r"RAISE EXCEPTION '([^']*)'", st.sql)
+                message = raises.group(1) if raises else text
+                if "left by a failed build" in message:
+                    # online the runner repairs what the offline script can only refuse
+                    message = ("an INVALID leftover of a failed build is dropped first (the offline script stops "
+                               "instead); one being built by another session stops the run")
+                elif "after CREATE INDEX CONCURRENTLY" in message:
+                    message = "the run stops unless the new index is valid"
+                out.print(f"  (check: {message})", markup=False, soft_wrap=True)
+                continue
+            context = (f"[{'in the revision transaction' if st.in_transaction else 'autocommit'}; lock_timeout "
+                       f"{format_duration(st.lock_timeout_ms)}, statement_timeout {format_duration(st.statement_timeout_ms)}]")
+            out.print(f"  {text}", markup=False, soft_wrap=True)
+            if not st.lock.locks:
+                out.print(f"      {st.lock.kind}: no table lock {context}", markup=False, soft_wrap=True)
+            for lk in st.lock.locks:
+                size = plan.sizes.get(lk.relation)
+                if lk.new or size is None or size.bytes is None:
+                    on = f"{lk.relation} (new)"
+                else:
+                    rows = f"~{size.rows:,} rows" if size.rows is not None else "rows unknown (never analyzed)"
+                    on = f"{size.table if lk.via_index else lk.relation} ({format_size(size.bytes)}, {rows})"
+                    if st.lock.lock_class == "strong":
+                        strong.append(f"{lk.mode_name} on {size.table if lk.via_index else lk.relation} "
+                                      f"({rev.revision}, waits at most {format_duration(st.lock_timeout_ms)})")
+                extra = ""
+                if st.lock.dml and size is not None and size.rows:
+                    batches = -(-size.rows // settings.backfill_batch_size)
+                    extra = (f"; row locks (FOR UPDATE) on one batch of {settings.backfill_batch_size} at a time, "
+                             f"~{batches:,} batches")
+                out.print(f"      {lk.mode_name} on {on}: {lk.blocks}{extra} {context}", markup=False, soft_wrap=True)
+            if st.lock.dml and plan.backfill is not None and not plan.backfill.finished:
+                out.print(f"      checkpoint: {plan.backfill.rows_done:,} conversations already done; the run resumes "
+                          f"after them", markup=False)
+    if strong:
+        out.print("\nLocks that block reads or writes of a live table: " + "; ".join(dict.fromkeys(strong)),
+                  markup=False, soft_wrap=True)
+    else:
+        out.print("\nNo statement takes a lock that blocks reads or writes of a live table.", markup=False)
+
+
+
+@main.command()
+@click.argument("revision", default="head")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (each pending revision, its statements, the lock each takes on which table, "
+                   "the table's size) and change nothing.")
+@connection_options
+@policy_options
+def upgrade(revision: str, dry_run: bool, settings: Settings) -> None:
+    """Upgrade the database to REVISION (default: head).
+
+    Each revision runs in its own transaction, except CONCURRENTLY index builds and
+    the summary backfill, which commit as they go and resume when re-run.
+
+    Statements that take strong locks wait at most --lock-timeout; a revision that
+    times out is rolled back and retried (--lock-retries) with backoff, then stops
+    naming the sessions in the way. CONCURRENTLY builds wait --concurrent-lock-timeout;
+    the sessions they will wait for are named before they start. The policy is
+    printed before the run.
+
+    \b
+    Example:
+        chatschema upgrade --dry-run --dsn postgresql://dba@db.internal/chat
+        chatschema upgrade --dsn postgresql://dba@db.internal/chat --lock-timeout 3s --backfill-pause 50ms
+    """
+    if dry_run:
+        _print_plan(migrate.plan(settings, revision), settings)
+        return
+    steps = migrate.pending(settings, revision)
+    if steps:
+        _print_policy(settings, steps, "upgrade")
+    with progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"backfill {name}", total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
+                                  on_warning=warn)
+    if not applied:
+        out.print(f"Already at {revision}; nothing to do.")
+    else:
+        out.print(f"Upgraded to {applied[-1].revision} ({len(applied)} revision{'s' * (len(applied) != 1)}, "
+                  f"{sum(r.seconds for r in applied):.2f} s).")
+
+
+@main.command()
+@click.argument("revision")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@connection_options
+@policy_options
+def downgrade(revision: str, dry_run: bool, settings: Settings) -> None:
+    """Downgrade the database to REVISION ('base' removes everything chatschema created).
+
+    Runs under the same lock policy as upgrade.
+
+    \b
+    Example:
+        chatschema downgrade 0005     # undo the activity index and the views
+    """
+    if dry_run:
+        _print_plan(migrate.plan(settings, revision, direction="downgrade"), settings)
+        return
+    steps = migrate.pending(settings, revision, direction="downgrade")
+    if steps:
+        _print_policy(settings, steps, "downgrade")
+    applied = migrate.downgrade(settings, revision, on_revision=print_applied, on_warning=warn)
+    if not applied:
+        out.print(f"Already at {revision}; nothing to do.")
+    else:
+        out.print(f"Downgraded to {revision} ({len(applied)} revision{'s' * (len(applied) != 1)}).")
+
+
+@main.command()
+@connection_options
+def current(settings: Settings) -> None:
+    """Print the database's revision ('none' for a database chatschema never migrated).
+
+    \b
+    Example:
+        chatschema current --dsn "$DATABASE_URL"
+    """
+    rev = migrate.current(settings)
+    head = migrate.script_directory().get_current_head()
+    suffix = " (head)" if rev == head else f" (head is {head})"
+    out.print(f"{rev or 'none'}{suffix}")
+
+
+@main.command()
+def history() -> None:
+    """List the revisions, oldest first, with what each does.
+
+    \b
+    Example:
+        chatschema history
+    """
+    table = Table("revision", "revises", "what it does", box=None, pad_edge=False)
+    for rev in migrate.history():
+        table.add_row(rev.revision, rev.down_revision or "-", rev.title)
+    out.print(table)
+
+
+@main.command("sql")
+@click.argument("range_", metavar="[FROM:TO]", required=False)
+@click.option("--lock-timeout", metavar="DURATION", help="lock_timeout written into the script (default 500ms).")
+@click.option("--statement-timeout", metavar="DURATION", help="statement_timeout written into the script for strong-lock statements (default 60s).")
+def sql_(range_: str | None, lock_timeout: str | None, statement_timeout: str | None) -> None:
+    """Print the SQL of a migration for review, one block per revision. Connects to nothing.
+
+    FROM:TO defaults to base:head; a FROM later than TO prints the downgrade.
+    Run the output with psql -v ON_ERROR_STOP=1 (not with -1: CONCURRENTLY
+    statements must run outside a transaction).
+
+    \b
+    Example:
+        chatschema sql 0001:head > upgrade.sql && psql -v ON_ERROR_STOP=1 -f upgrade.sql
+    """
+    settings = Settings.resolve(lock_timeout=lock_timeout, statement_timeout=statement_timeout, dsn="offline")
+    click.echo(migrate.offline_sql(range_, settings), nl=False)
+
+
+
+@main.command("lint")
+@click.argument("revisions", nargs=-1, metavar="[REVISION]...")
+@click.option("--dsn", metavar="DSN",
+              help="Also check this database: drift from the models (index shapes included), INVALID indexes, "
+                   "materialized views a concurrent refresh cannot use. Without it lint connects to nothing.")
+@click.option("--pg-version", type=click.IntRange(10, 30), metavar="N",
+              help="PostgreSQL major version the migrations will run on, for squawk "
+                   "(default: the --dsn server's, else $CHATSCHEMA_PG_VERSION, else 18).")
+@click.option("--script-location", metavar="DIR", help="Lint another Alembic script directory (default: chatschema's chain).")
+@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, script_location: str | None,
+          format_: str) -> None:
+    """Lint every revision (or the REVISIONs named), upgrade and downgrade, one at a time.
+
+    Each revision's offline SQL goes through squawk; each finding names the revision and the
+    line of its Python file. chatschema adds what squawk cannot see: a CONCURRENTLY build
+    sharing a revision with transactional work, a data backfill inside a DDL revision, a
+    materialized view without a refresh key; and with --dsn, the database's drift from the
+    models, INVALID indexes and NULL refresh keys. Suppress a finding with a comment above the
+    statement: `# chatschema-lint: ignore RULE -- reason` (the reason is required).
+    Exit 1 when there are findings.
+
+    \b
+    Example:
+        chatschema lint --pg-version 15
+        chatschema lint 0006 --dsn "$DATABASE_URL" --format json
+    """
+    import json as json_
+    import os
+
+    from ..migrate import lint as lint_mod
+
+    settings = Settings.resolve(dsn=dsn) if dsn else None
+    if pg_version is None:
+        if settings is not None:
+            pg_version = server.server_version(server.conninfo(settings))
+        else:
+            pg_version = int(os.environ.get("CHATSCHEMA_PG_VERSION") or 18)
+    report = lint_mod.lint(revisions=revisions, location=script_location or migrate.DEFAULT_LOCATION,
+                           pg_version=pg_version, settings=settings)
+    if format_ == "json":
+        click.echo(json_.dumps({
+            "findings": [dataclasses.asdict(f) for f in report.findings],
+            "suppressed": [dataclasses.asdict(f) for f in report.suppressed],
+            "notes": list(report.notes), "revisions": list(report.revisions),
+            "squawk": report.squawk, "pg_version": report.pg_version, "database": report.database,
+        }, indent=2))
+    else:
+        for f in report.findings:
+            scope = f" (revision {f.revision} {f.direction})" if f.revision and f.direction else ""
+            out.print(f"✗ {f.where}: {f.rule} [{f.source}]{scope}: {f.message}", markup=False, soft_wrap=True)
+            if f.statement:
+                out.print(f"    {f.statement}", markup=False, soft_wrap=True)
+            if f.hint:
+                out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
+        for note in report.notes:
+            out.print(f"note: {note}", markup=False, soft_wrap=True)
+        groups: dict[tuple, list[lint_mod.Finding]] = {}
+        for f in report.suppressed:
+            groups.setdefault((f.path, f.revision, f.direction, f.rule, f.reason), []).append(f)
+        for (path, rev, direction, rule, reason), items in groups.items():
+            lines = ",".join(str(f.line) for f in items)
+            out.print(f"~ {items[0].where.rsplit(':', 1)[0]}:{lines}: {rule} ({rev} {direction}) suppressed: {reason}",
+                      markup=False, soft_wrap=True)
+        checked = f"{len(report.revisions)} revision{'s' * (len(report.revisions) != 1)} (upgrade and downgrade)"
+        tools = f"{report.squawk} --pg-version {report.pg_version} and chatschema's checks" + (
+            f", database {report.database}" if report.database else "")
+        if report.findings:
+            out.print(f"✗ {len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {checked} "
+                      f"({tools})", markup=False)
+        else:
+            out.print(f"✓ {checked}: no findings ({tools}); {len(report.suppressed)} suppressed with a reason",
+                      markup=False)
+    if report.findings:
+        sys.exit(1)
+
+

@@ -1,0 +1,92 @@
+"""Commands that look at a database: check, doctor, views refresh."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import server
+from ..settings import Settings
+from . import connection_options, main, out
+
+
+@main.command("check")
+@connection_options
+def check_(settings: Settings) -> None:
+    """Exit 1 unless the database is at head and matches the models, index shapes included.
+
+    Compares columns, constraints, storage parameters and every index as PostgreSQL
+    prints it (INCLUDE, WHERE, DESC, opclass), plus the unique index each materialized
+    view needs for a concurrent refresh.
+
+    \b
+    Example:
+        chatschema check --dsn "$DATABASE_URL" || echo "schema drift"
+    """
+    from ..check import check
+
+    rev, head, findings = check(settings)
+    if findings:
+        for finding in findings:
+            out.print(f"✗ {finding}", markup=False, soft_wrap=True)
+        sys.exit(1)
+    out.print(f"✓ at head ({head}); the database matches the models")
+
+
+
+@main.command()
+@connection_options
+def doctor(settings: Settings) -> None:
+    """Exit 1 if the database has INVALID, unused or duplicate indexes, or stale views.
+
+    Unused means no query chatschema knows needs it: not in chatschema/indexes.py, not
+    backing a constraint, not a view's refresh key. Stale means never populated, or a
+    UTC day or more behind the newest message (PostgreSQL keeps no refresh time).
+    Read-only: it changes nothing.
+
+    \b
+    Example:
+        chatschema doctor --dsn "$DATABASE_URL"
+    """
+    from ..doctor import builds_in_progress, diagnose
+
+    findings = diagnose(settings)
+    for ix in builds_in_progress(settings):
+        out.print(f"note: {ix.name} on {ix.table} is being built right now by pid {ix.building_pid}", markup=False)
+    for f in findings:
+        out.print(f"✗ {f.kind}: {f.message}", markup=False, soft_wrap=True)
+        out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
+    if findings:
+        sys.exit(1)
+    out.print(f"✓ {server.describe_target(server.conninfo(settings))}: no invalid, unused or duplicate indexes; "
+              f"views are fresh", markup=False)
+
+
+
+@main.group()
+def views() -> None:
+    """Analytics materialized views."""
+
+
+@views.command("refresh")
+@click.option("--concurrently", is_flag=True, help="Keep the views readable during the refresh (slower; needs a populated view).")
+@connection_options
+def views_refresh(concurrently: bool, settings: Settings) -> None:
+    """Refresh the analytics views in dependency order.
+
+    \b
+    Example:
+        chatschema views refresh --concurrently --statement-timeout 30min
+    """
+    from ..views import refresh_views
+
+    info = server.conninfo(settings)
+    with server.connect(info, autocommit=True) as conn:
+        conn.execute(f"SET lock_timeout = '{settings.lock_timeout_ms}ms'")
+        conn.execute(f"SET statement_timeout = '{settings.statement_timeout_ms}ms'")
+        for result in refresh_views(conn, concurrently=concurrently):
+            how = "concurrently" if result.concurrently else "exclusively"
+            out.print(f"  refreshed {result.view} {how}: {result.rows} rows in {result.seconds:.2f} s")
+
+

@@ -1,0 +1,83 @@
+"""Scratch databases: made for one run of the plan validator, the benchmark or the demo, then dropped.
+
+The story each of them tells starts the same way: a new, empty database on the server of the
+settings (the embedded one, or the ``--dsn`` server, where the role needs CREATEDB), migrated,
+seeded, settled, measured, dropped. The names are chatschema's own (``chatschema_plans``,
+``chatschema_bench_ci``, ``chatschema_demo``): a database of that name is dropped before it is
+made again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from . import server
+from .settings import Settings
+from .views import VIEWS
+
+__all__ = ["fresh", "drop", "scratch_database", "settle", "TABLES"]
+
+TABLES = ("users", "conversations", "messages")
+
+
+def _admin(settings: Settings, avoid: str) -> str:
+    """A conninfo on the same server that is not connected to ``avoid`` (it may be dropped)."""
+    if settings.dsn is None:
+        return server.conninfo(settings.with_database("postgres"))
+    params = conninfo_to_dict(server.conninfo(settings))
+    if params.get("dbname") == avoid:
+        params["dbname"] = "postgres"
+    return make_conninfo(**params)
+
+
+def drop(settings: Settings, name: str) -> None:
+    """Drop the scratch database ``name`` on the server of ``settings``, if it exists."""
+    with server.connect(_admin(settings, name), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def fresh(settings: Settings, name: str) -> Settings:
+    """Settings of a new, empty database ``name`` on the same server (dropped first if it exists)."""
+    drop(settings, name)
+    if settings.dsn is None:
+        return settings.with_database(name)  # the embedded server creates it on first connect
+    admin = server.conninfo(settings)
+    with server.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(admin)
+    params["dbname"] = name
+    return dataclasses.replace(settings, dsn=make_conninfo(**params))
+
+
+@contextmanager
+def scratch_database(settings: Settings, name: str, *, keep: bool = False) -> Iterator[Settings]:
+    """A new database ``name`` for the length of the block, dropped afterwards unless ``keep``."""
+    made = fresh(settings, name)
+    try:
+        yield made
+    finally:
+        if not keep:
+            drop(settings, name)
+
+
+def settle(info: str, *, statistics_target: int | None = None) -> None:
+    """VACUUM (ANALYZE) every table and materialized view: visibility map set, statistics fresh.
+
+    ``statistics_target`` raises ``default_statistics_target`` for this session: at 1000 ANALYZE
+    samples 300,000 rows, the whole table at the scales tests use, so statistics repeat run to run.
+    """
+    with server.connect(info, autocommit=True) as conn:
+        if statistics_target is not None:
+            conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(statistics_target)))
+        tables = list(TABLES)
+        for view in VIEWS:
+            row = conn.execute("SELECT to_regclass(%s)", (view.name,)).fetchone()
+            if row and row[0] is not None:
+                tables.append(view.name)
+        for table in tables:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
