@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ChatSchemaError",
     "ConfigError",
+    "UnknownQuery",
     "ConnectionFailed",
     "UnknownRevision",
     "LockTimeout",
@@ -20,6 +21,10 @@ class ChatSchemaError(Exception):
 
 class ConfigError(ChatSchemaError):
     """A setting or argument is not usable as given."""
+
+
+class UnknownQuery(ConfigError, LookupError):
+    """A query, operation or variant named by the user is not in the query catalog."""
 
 
 class ConnectionFailed(ChatSchemaError):

@@ -13,11 +13,9 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from .indexes import INDEXES
+from .vocabulary import PREVIEW_CHARS, ROLES
 
 __all__ = ["User", "Conversation", "Message", "metadata", "ROLES", "PREVIEW_CHARS"]
-
-ROLES = ("system", "user", "assistant", "tool")
-PREVIEW_CHARS = 100
 
 
 def _indexes(table: str) -> tuple[sa.Index, ...]:
