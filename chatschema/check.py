@@ -13,8 +13,11 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from psycopg import sql
 
 from . import migrate
+from .migrate.chain import check_known, connection, database_revision
+from .migrations import BOOKKEEPING_TABLES
 from .models import metadata
 from .settings import Settings
 from .views import VIEWS
@@ -23,7 +26,6 @@ __all__ = ["Difference", "check", "compare_schema"]
 
 SCRATCH = "chatschema_model_check"
 _QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
-IGNORED_TABLES = ("alembic_version", "chatschema_backfill")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ SELECT pg_get_indexdef(i.indexrelid), i.indisunique AND i.indisvalid AND i.indpr
 
 
 def _read(conn: sa.Connection) -> dict[str, dict[str, str]]:
-    params = {"ignored": list(IGNORED_TABLES)}
+    params = {"ignored": list(BOOKKEEPING_TABLES)}
     raw = conn.connection.driver_connection
     out = {}
     for kind, query in (("column", _COLUMNS), ("index", _INDEXES), ("constraint", _CONSTRAINTS), ("storage", _RELOPTIONS)):
@@ -98,11 +100,11 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
     schema = raw.execute("SELECT current_schema()").fetchone()[0]
     with conn.begin():
         actual = _read(conn)
-        conn.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
-        conn.exec_driver_sql(f"SET LOCAL search_path = {SCRATCH}")
+        raw.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH)))
+        raw.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(SCRATCH).as_string(raw),))
         metadata.create_all(conn)
         expected = _read(conn)
-        conn.exec_driver_sql(f"SET LOCAL search_path = {schema}")
+        raw.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(schema).as_string(raw),))
         views = []
         for view in VIEWS:
             row = raw.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
@@ -126,19 +128,14 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
 
 def check(settings: Settings) -> tuple[str | None, str, list[str]]:
     """(database revision, head revision, findings). No findings means: at head and matching the models."""
-    head = migrate.script_directory().get_current_head() or ""
-    info = migrate.server.conninfo(settings)
-    engine = migrate.engine_for(info)
+    head = migrate.head()
     findings: list[str] = []
-    try:
-        with engine.connect() as conn:
-            rev = migrate.MigrationContext.configure(conn).get_current_revision()
-            conn.rollback()
-            migrate._check_known(rev, settings)
-            if rev != head:
-                findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
-            else:
-                findings.extend(str(d) for d in compare_schema(conn))
-    finally:
-        engine.dispose()
+    with connection(settings) as (_, conn):
+        rev = database_revision(conn)
+        conn.rollback()
+        check_known(rev)
+        if rev != head:
+            findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
+        else:
+            findings.extend(str(d) for d in compare_schema(conn))
     return rev, head, findings

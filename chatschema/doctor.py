@@ -26,15 +26,16 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
 from . import server
 from .indexes import INDEXES
-from .migrate.locks import BOOKKEEPING_TABLES
+from .migrations import BOOKKEEPING_TABLES
 from .settings import Settings
 from .views import VIEWS
 
 __all__ = [
-    "Finding",
+    "HealthFinding",
     "InvalidIndex",
     "invalid_indexes",
     "unknown_indexes",
@@ -48,7 +49,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Finding:
+class HealthFinding:
     kind: str  # invalid-index | unused-index | duplicate-index | stale-view
     name: str
     message: str
@@ -68,8 +69,9 @@ class InvalidIndex:
 
 
 _INVALID = """
-SELECT c.relname, t.relname, pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid),
-       (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid LIMIT 1)
+SELECT c.relname AS name, t.relname AS table, pg_get_indexdef(i.indexrelid) AS definition,
+       pg_relation_size(i.indexrelid) AS bytes,
+       (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid LIMIT 1) AS building_pid
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid
@@ -78,11 +80,14 @@ SELECT c.relname, t.relname, pg_get_indexdef(i.indexrelid), pg_relation_size(i.i
 """
 
 _INDEXES = """
-SELECT c.relname, t.relname, am.amname, i.indisunique, i.indisvalid, i.indnkeyatts,
-       i.indkey::int2[], i.indclass::oid[], i.indcollation::oid[], i.indoption::int2[],
-       pg_get_expr(i.indpred, i.indrelid), i.indexprs IS NOT NULL,
-       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')),
-       pg_relation_size(i.indexrelid), coalesce(s.idx_scan, 0), pg_get_indexdef(i.indexrelid)
+SELECT c.relname AS name, t.relname AS table, am.amname AS method, i.indisunique AS unique,
+       i.indisvalid AS valid, i.indnkeyatts AS nkeys, i.indkey::int2[] AS columns, i.indclass::oid[] AS classes,
+       i.indcollation::oid[] AS collations, i.indoption::int2[] AS options,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate, i.indexprs IS NOT NULL AS expressions,
+       EXISTS (SELECT 1 FROM pg_constraint k
+                WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) AS backs_constraint,
+       pg_relation_size(i.indexrelid) AS bytes, coalesce(s.idx_scan, 0) AS scans,
+       pg_get_indexdef(i.indexrelid) AS definition
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid
@@ -101,10 +106,10 @@ class _Index:
     unique: bool
     valid: bool
     nkeys: int
-    columns: tuple[int, ...]
-    classes: tuple[int, ...]
-    collations: tuple[int, ...]
-    options: tuple[int, ...]
+    columns: list[int]
+    classes: list[int]
+    collations: list[int]
+    options: list[int]
     predicate: str | None
     expressions: bool
     backs_constraint: bool
@@ -118,17 +123,14 @@ class _Index:
 
 
 def _indexes(conn: psycopg.Connection) -> list[_Index]:
-    out = []
-    for row in conn.execute(_INDEXES).fetchall():
-        name, table, method, unique, valid, nkeys, cols, classes, colls, opts, pred, exprs, backs, size, scans, ddl = row
-        out.append(_Index(name, table, method, unique, valid, nkeys, tuple(cols), tuple(classes), tuple(colls),
-                          tuple(opts), pred, exprs, backs, size, scans, ddl))
-    return out
+    with conn.cursor(row_factory=class_row(_Index)) as cur:
+        return cur.execute(_INDEXES).fetchall()
 
 
 def invalid_indexes(conn: psycopg.Connection) -> list[InvalidIndex]:
     """Indexes with indisvalid = false in the current schema, builds in progress marked as such."""
-    return [InvalidIndex(*row) for row in conn.execute(_INVALID).fetchall()]
+    with conn.cursor(row_factory=class_row(InvalidIndex)) as cur:
+        return cur.execute(_INVALID).fetchall()
 
 
 def format_size(n: float) -> str:
@@ -144,14 +146,14 @@ def known_index_names() -> set[str]:
     return {spec.name for spec in INDEXES} | {view.index for view in VIEWS}
 
 
-def unknown_indexes(conn: psycopg.Connection) -> list[Finding]:
+def unknown_indexes(conn: psycopg.Connection) -> list[HealthFinding]:
     """Valid indexes that neither the registry, a constraint nor a view's refresh key accounts for."""
     known = known_index_names()
     out = []
     for ix in _indexes(conn):
         if ix.name in known or ix.backs_constraint or not ix.valid or ix.table in BOOKKEEPING_TABLES:
             continue
-        out.append(Finding(
+        out.append(HealthFinding(
             "unused-index", ix.name,
             f"{ix.name} on {ix.table} ({format_size(ix.bytes)}, {ix.scans} scans since statistics were reset) is not used "
             f"by any catalog query: {ix.definition}",
@@ -177,7 +179,7 @@ def _redundant(a: _Index, b: _Index) -> bool:
     return set(a.columns) <= set(b.columns)
 
 
-def duplicate_indexes(conn: psycopg.Connection) -> list[Finding]:
+def duplicate_indexes(conn: psycopg.Connection) -> list[HealthFinding]:
     """Indexes made redundant by another index on the same table."""
     ixs = _indexes(conn)
     known = known_index_names()
@@ -188,7 +190,7 @@ def duplicate_indexes(conn: psycopg.Connection) -> list[Finding]:
         for b in keepers:
             if _redundant(a, b) and (b.name, a.name) not in reported:
                 reported.add((a.name, b.name))
-                out.append(Finding(
+                out.append(HealthFinding(
                     "duplicate-index", a.name,
                     f"{a.name} on {a.table} ({format_size(a.bytes)}) is redundant: its key columns are a leading prefix of "
                     f"{b.name}'s ({a.definition}; {b.definition})",
@@ -217,7 +219,7 @@ def _newest_message(conn: psycopg.Connection) -> dt.datetime | None:
     return row[0] if row else None
 
 
-def stale_views(conn: psycopg.Connection) -> list[Finding]:
+def stale_views(conn: psycopg.Connection) -> list[HealthFinding]:
     """Analytics views never populated, or a UTC day or more behind the newest message."""
     out = []
     newest = None
@@ -229,7 +231,7 @@ def stale_views(conn: psycopg.Connection) -> list[Finding]:
         if row is None:
             continue
         if not row[0]:
-            out.append(Finding("stale-view", view.name, f"{view.name} was never populated",
+            out.append(HealthFinding("stale-view", view.name, f"{view.name} was never populated",
                                "chatschema views refresh (the first refresh cannot be concurrent)"))
             continue
         if not _has_column(conn, view.name, "day"):
@@ -241,7 +243,7 @@ def stale_views(conn: psycopg.Connection) -> list[Finding]:
         newest_day = newest.astimezone(dt.timezone.utc).date()
         if last_day is None or last_day < newest_day:
             behind = f"ends at {last_day}" if last_day else "is empty"
-            out.append(Finding(
+            out.append(HealthFinding(
                 "stale-view", view.name,
                 f"{view.name} {behind}, but messages exist up to {newest.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
                 "chatschema views refresh --concurrently (and schedule it)",
@@ -293,7 +295,7 @@ def refresh_key_problems(conn: psycopg.Connection) -> list[tuple[str, str]]:
     return out
 
 
-def diagnose(settings: Settings) -> list[Finding]:
+def diagnose(settings: Settings) -> list[HealthFinding]:
     """Every finding on the database: invalid, unknown and duplicate indexes, stale views."""
     info = server.conninfo(settings)
     with server.connect(info, autocommit=True) as conn:
@@ -301,7 +303,7 @@ def diagnose(settings: Settings) -> list[Finding]:
         for ix in invalid_indexes(conn):
             if ix.building_pid is not None:
                 continue
-            findings.append(Finding(
+            findings.append(HealthFinding(
                 "invalid-index", ix.name,
                 f"{ix.name} on {ix.table} is INVALID ({format_size(ix.bytes)}; left by a failed or cancelled build): {ix.definition}",
                 f"DROP INDEX CONCURRENTLY {ix.name}; then re-run `chatschema upgrade` (it rebuilds its own indexes)",

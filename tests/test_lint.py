@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from chatschema import migrate
+from chatschema import migrate, server
 from chatschema.cli import main
 from chatschema.errors import MigrationFailed
 
@@ -170,4 +170,4 @@ def test_index_shape_drift_is_found_with_the_database_and_a_matching_one_passes(
         "ON conversations USING btree (user_id, last_activity_at DESC); models say CREATE INDEX "
         "ix_conversations_user_activity ON conversations USING btree (user_id, last_activity_at DESC, id DESC)"
     )
-    assert report["pg_version"] == str(migrate.server.server_version(settings.dsn))
+    assert report["pg_version"] == str(server.server_version(settings.dsn))

@@ -231,7 +231,7 @@ def test_retries_back_off_exponentially_with_jitter_and_a_cap():
     settings = Settings(retry_delay_ms=1000, retry_max_delay_ms=30_000)
     rng = random.Random(7)
     for attempt, (low, high) in {1: (0.5, 1), 2: (1, 2), 3: (2, 4), 5: (8, 16), 6: (15, 30), 12: (15, 30)}.items():
-        delays = [migrate._backoff(settings, attempt, rng) for _ in range(50)]
+        delays = [migrate.backoff(settings, attempt, rng) for _ in range(50)]
         assert all(low <= d <= high for d in delays), (attempt, min(delays), max(delays))
         assert len(set(delays)) > 1  # jittered
 

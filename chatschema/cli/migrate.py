@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import sys
 from typing import Any
 
@@ -15,76 +13,18 @@ from ..settings import Settings
 from . import connection_options, main, out, policy_options, print_applied, progress_bar, warn
 
 
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False, soft_wrap=True)
+
+
 def _print_policy(settings: Settings, steps: list[migrate.RevisionInfo], direction: str) -> None:
-    out.print(f"{direction.capitalize()} of {server.describe_target(server.conninfo(settings))}: "
-              f"{', '.join(s.revision for s in steps)}. Lock policy:", markup=False)
-    for line in migrate.policy_lines(settings):
-        out.print(f"  - {line}", markup=False, soft_wrap=True)
+    database = server.describe_target(server.conninfo(settings))
+    _print_lines(migrate.policy_preamble(settings, database, steps, direction))
 
 
-def _print_plan(plan: migrate.Plan, settings: Settings) -> None:
-    from ..doctor import format_size
-    from ..migrate.locks import normalize
-    from ..settings import format_duration
-
-    target = server.describe_target(server.conninfo(settings))
-    if not plan.revisions:
-        out.print(f"Dry run on {target}: already at {plan.target}; nothing would run.", markup=False)
-        return
-    last = plan.revisions[-1].revision if plan.direction == "upgrade" else plan.target
-    out.print(f"Dry run on {target} (nothing is changed): {plan.direction} {plan.current or 'base'} -> {last}. "
-              f"Lock policy:", markup=False)
-    for line in migrate.policy_lines(settings):
-        out.print(f"  - {line}", markup=False, soft_wrap=True)
-    strong: list[str] = []
-    for rev in plan.revisions:
-        out.print(f"\n{rev.revision}  {rev.title}", markup=False)
-        if not rev.statements:
-            out.print("    (no statements)", markup=False)
-        for st in rev.statements:
-            text = normalize(st.sql)
-            text = text if len(text) <= 100 else text[:99] + "…"
-            if st.lock.kind == "DO block: catalog check":
-                raises = re.search(r"RAISE EXCEPTION '([^']*)'", st.sql)
-                message = raises.group(1) if raises else text
-                if "left by a failed build" in message:
-                    # online the runner repairs what the offline script can only refuse
-                    message = ("an INVALID leftover of a failed build is dropped first (the offline script stops "
-                               "instead); one being built by another session stops the run")
-                elif "after CREATE INDEX CONCURRENTLY" in message:
-                    message = "the run stops unless the new index is valid"
-                out.print(f"  (check: {message})", markup=False, soft_wrap=True)
-                continue
-            context = (f"[{'in the revision transaction' if st.in_transaction else 'autocommit'}; lock_timeout "
-                       f"{format_duration(st.lock_timeout_ms)}, statement_timeout {format_duration(st.statement_timeout_ms)}]")
-            out.print(f"  {text}", markup=False, soft_wrap=True)
-            if not st.lock.locks:
-                out.print(f"      {st.lock.kind}: no table lock {context}", markup=False, soft_wrap=True)
-            for lk in st.lock.locks:
-                size = plan.sizes.get(lk.relation)
-                if lk.new or size is None or size.bytes is None:
-                    on = f"{lk.relation} (new)"
-                else:
-                    rows = f"~{size.rows:,} rows" if size.rows is not None else "rows unknown (never analyzed)"
-                    on = f"{size.table if lk.via_index else lk.relation} ({format_size(size.bytes)}, {rows})"
-                    if st.lock.lock_class == "strong":
-                        strong.append(f"{lk.mode_name} on {size.table if lk.via_index else lk.relation} "
-                                      f"({rev.revision}, waits at most {format_duration(st.lock_timeout_ms)})")
-                extra = ""
-                if st.lock.dml and size is not None and size.rows:
-                    batches = -(-size.rows // settings.backfill_batch_size)
-                    extra = (f"; row locks (FOR UPDATE) on one batch of {settings.backfill_batch_size} at a time, "
-                             f"~{batches:,} batches")
-                out.print(f"      {lk.mode_name} on {on}: {lk.blocks}{extra} {context}", markup=False, soft_wrap=True)
-            if st.lock.dml and plan.backfill is not None and not plan.backfill.finished:
-                out.print(f"      checkpoint: {plan.backfill.rows_done:,} conversations already done; the run resumes "
-                          f"after them", markup=False)
-    if strong:
-        out.print("\nLocks that block reads or writes of a live table: " + "; ".join(dict.fromkeys(strong)),
-                  markup=False, soft_wrap=True)
-    else:
-        out.print("\nNo statement takes a lock that blocks reads or writes of a live table.", markup=False)
-
+def _print_plan(plan: migrate.MigrationPlan, settings: Settings) -> None:
+    _print_lines(migrate.plan_lines(plan, settings, migrate.policy_lines(settings)))
 
 
 @main.command()
@@ -237,26 +177,15 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
         chatschema lint --pg-version 15
         chatschema lint 0006 --dsn "$DATABASE_URL" --format json
     """
-    import json as json_
-    import os
+    import json
 
     from ..migrate import lint as lint_mod
 
     settings = Settings.resolve(dsn=dsn) if dsn else None
-    if pg_version is None:
-        if settings is not None:
-            pg_version = server.server_version(server.conninfo(settings))
-        else:
-            pg_version = int(os.environ.get("CHATSCHEMA_PG_VERSION") or 18)
     report = lint_mod.lint(revisions=revisions, location=script_location or migrate.DEFAULT_LOCATION,
                            pg_version=pg_version, settings=settings)
     if format_ == "json":
-        click.echo(json_.dumps({
-            "findings": [dataclasses.asdict(f) for f in report.findings],
-            "suppressed": [dataclasses.asdict(f) for f in report.suppressed],
-            "notes": list(report.notes), "revisions": list(report.revisions),
-            "squawk": report.squawk, "pg_version": report.pg_version, "database": report.database,
-        }, indent=2))
+        click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for f in report.findings:
             scope = f" (revision {f.revision} {f.direction})" if f.revision and f.direction else ""
@@ -267,7 +196,7 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
                 out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
         for note in report.notes:
             out.print(f"note: {note}", markup=False, soft_wrap=True)
-        groups: dict[tuple, list[lint_mod.Finding]] = {}
+        groups: dict[tuple, list[lint_mod.LintFinding]] = {}
         for f in report.suppressed:
             groups.setdefault((f.path, f.revision, f.direction, f.rule, f.reason), []).append(f)
         for (path, rev, direction, rule, reason), items in groups.items():

@@ -177,7 +177,8 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
         chatschema demo
     """
     from ..plans import pipeline
-    from ..plans.findings import count, rows_text
+    from ..plans.findings import rows_text
+    from ..plans.report import buffers_table
 
     def on_event(kind: str, payload: Any) -> None:
         if kind == "stage":
@@ -212,28 +213,18 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
                               database=database, scratch=True, progress=_plan_progress(bar), on_event=on_event)
     table = Table("operation", "today", "seed proposal", "optimized", "fewer",
                   title="Shared buffers per request (rows read), before and after", box=None, pad_edge=False)
-    cases: list[str] = []
-    for operation in dict.fromkeys(r.query.operation for r in report.results):
-        cells: dict[str, tuple[str, int | None]] = {}
-        for r in report.results:
-            check = r.check("custom") if r.query.operation == operation else None
-            if check is not None:
-                cells[r.query.variant] = (f"{count(check.buffers)} ({count(check.rows_read)})", check.buffers)
-                if r.query.variant == "optimized":
-                    cases.append(f"{operation}: {check.case}")
-        before, after = cells.get("today", ("-", None))[1], cells.get("optimized", ("-", None))[1]
-        ratio = before / after if before and after else None
-        fewer = "-" if ratio is None else (f"x{ratio:,.0f}" if ratio >= 10 else f"x{ratio:.1f}")
-        table.add_row(operation, *(cells.get(v, ("-", None))[0] for v in ("today", "seed_proposal", "optimized")), fewer)
+    rows = buffers_table(report)
+    for row in rows:
+        table.add_row(row.operation, *row.cells, row.fewer)
     out.print()
     out.print(table)
+    cases = [f"{row.operation}: {row.case}" for row in rows if row.case]
     out.print(f"Each operation measured on its heaviest case ({'; '.join(cases)}).", markup=False, soft_wrap=True)
-    optimized = [r for r in report.results if r.query.variant == "optimized"]
-    failing = [r.name for r in optimized if not r.passed]
-    today_failing = sum(1 for r in report.results if r.query.variant != "optimized" and not r.passed)
-    out.print(f"\n{today_failing} of {len(report.results) - len(optimized)} queries of today and the seed plan fail "
-              f"their contracts; {len(optimized) - len(failing)} of {len(optimized)} optimized queries pass. "
-              f"Details: chatschema plans verify --variant all", markup=False, soft_wrap=True)
+    failing = [r.name for r in report.optimized if not r.passed]
+    today_failing = sum(1 for r in report.baseline if not r.passed)
+    out.print(f"\n{today_failing} of {len(report.baseline)} queries of today and the seed plan fail "
+              f"their contracts; {len(report.optimized) - len(failing)} of {len(report.optimized)} optimized queries "
+              f"pass. Details: chatschema plans verify --variant all", markup=False, soft_wrap=True)
     if failing or report.schema_findings:
         sys.exit(1)
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 import psycopg
 import sqlparse
 
+from ..migrations import BOOKKEEPING_TABLES
+
 __all__ = [
     "MODES",
     "TableLock",
@@ -34,8 +36,8 @@ __all__ = [
     "Blocker",
     "blockers",
     "old_snapshots",
-    "BOOKKEEPING_TABLES",
     "normalize",
+    "timeout_setting",
     "in_sequence",
 ]
 
@@ -74,7 +76,6 @@ _BLOCKS = {
     "ExclusiveLock": "blocks writes; reads continue",
     "AccessExclusiveLock": "blocks reads and writes",
 }
-BOOKKEEPING_TABLES = ("alembic_version", "chatschema_backfill")
 
 
 def conflicts(requested: str, held: str) -> bool:
@@ -129,6 +130,24 @@ def normalize(statement: str) -> str:
     """The statement without comments, on one line: what the patterns below read."""
     text = sqlparse.format(statement, strip_comments=True).strip().rstrip(";")
     return re.sub(r"\s+", " ", text).strip()
+
+
+_SET_TIMEOUT = re.compile(
+    r"^\s*SET\s+(?:LOCAL\s+)?(lock_timeout|statement_timeout)\s*(?:=|TO)\s*'?(\d+)\s*(ms|s|min|h)?'?", re.I
+)
+_TIMEOUT_UNIT_MS = {None: 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
+
+
+def timeout_setting(statement: str) -> tuple[str, int] | None:
+    """('lock_timeout' | 'statement_timeout', milliseconds) when ``statement`` sets one, else None.
+
+    A bare number means milliseconds, as PostgreSQL reads ``SET lock_timeout = 500``.
+    """
+    match = _SET_TIMEOUT.match(statement)
+    if not match:
+        return None
+    unit = match.group(3).lower() if match.group(3) else None
+    return match.group(1).lower(), int(match.group(2)) * _TIMEOUT_UNIT_MS[unit]
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -1,39 +1,55 @@
-"""DDL building blocks the migrations share: concurrent index builds that repair their own debris.
+"""What revisions call: DDL helpers and the SQL of batched backfills, frozen in time.
 
-``CREATE INDEX CONCURRENTLY`` cannot run in a transaction, waits on every older snapshot (so it
-gets its own, long, lock_timeout), and leaves an INVALID index behind when it fails, which
-``IF NOT EXISTS`` would then silently accept. So every build here: drops an INVALID leftover of
-the same name that is not being built right now, builds, and then asserts the index is valid.
-In offline (--sql) mode the same checks are rendered as DO blocks a DBA can read.
+A revision imports only ``alembic``, ``sqlalchemy`` and this module. Everything here is history:
+once a revision calls a helper, the SQL it renders never changes (``tests/frozen/`` holds the
+chain's offline script and a test fails when it moves). A helper that must change gets a new name
+(``create_index_concurrently_v2``), and the old one stays for the revisions that call it. What may
+change, because it is policy rather than history, is read at run time: the timeouts of the lock
+policy (``context.config.attributes``, set by ``chatschema.migrate``), and how a backfill is paced
+(``chatschema.migrate.backfill`` runs the batches this module describes).
 
-Timeouts follow the lock policy (``chatschema.locks``): the session runs with the short
-timeouts of the strong class; these helpers switch to the long ones of the online class
-around statements that let reads and writes through (CONCURRENTLY, VALIDATE CONSTRAINT, the
-first population of a view nobody can read yet) and switch back afterwards. They are plain SET
-statements, so the offline script carries exactly the same policy.
+Concurrent index builds: ``CREATE INDEX CONCURRENTLY`` cannot run in a transaction, waits on every
+older snapshot (so it gets its own, long, lock_timeout), and leaves an INVALID index behind when it
+fails, which ``IF NOT EXISTS`` would then silently accept. So every build here drops an INVALID
+leftover of the same name that is not being built right now, builds, and then asserts the index is
+valid. In offline (--sql) mode the same checks are rendered as DO blocks a DBA can read.
+
+Timeouts follow the lock policy: the session runs with the short timeouts of the strong class;
+these helpers switch to the long ones of the online class around statements that let reads and
+writes through (CONCURRENTLY, VALIDATE CONSTRAINT, the first population of a view nobody can read
+yet) and switch back afterwards. They are plain SET statements, so the offline script carries
+exactly the same policy.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from alembic import context, op
 from psycopg import sql
 
 from chatschema.errors import MigrationFailed
+from chatschema.migrations import CHECKPOINT_TABLE
 from chatschema.settings import Settings
-
-_DEFAULTS = Settings()
 
 __all__ = [
     "create_index_concurrently",
     "drop_index_concurrently",
     "validate_constraint",
     "populate_materialized_view",
-    "invalid_leftover_sql",
+    "refuse_invalid_leftover",
+    "assert_index_valid",
+    "BatchedBackfill",
+    "SUMMARY_BACKFILL",
+    "backfill",
+    "drop_checkpoint_table",
 ]
+
+_DEFAULTS = Settings()
 
 # An index with indisvalid = false is either debris of a failed build or a build in progress;
 # pg_stat_progress_create_index tells them apart (PG12+).
-invalid_leftover_sql = """
+_INVALID_LEFTOVER = """
 SELECT i.indexrelid::regclass::text,
        (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid LIMIT 1)
 FROM pg_index i
@@ -61,7 +77,8 @@ def _timeouts(concurrent: bool, *, local: bool = False) -> tuple[str, str]:
     return f"{scope} lock_timeout = '{int(lock_ms)}ms'", f"{scope} statement_timeout = '{int(stmt_ms)}ms'"
 
 
-def _assert_valid(name: str) -> str:
+def assert_index_valid(name: str) -> str:
+    """The DO block that stops the run unless ``name`` exists and is valid (after a concurrent build)."""
     return f"""DO $$
 BEGIN
     IF NOT EXISTS (
@@ -73,7 +90,11 @@ BEGIN
 END $$"""
 
 
-def _refuse_leftover(name: str) -> str:
+def refuse_invalid_leftover(name: str) -> str:
+    """The DO block of the offline script that stops when an INVALID ``name`` is in the way.
+
+    Online the runner drops such debris itself; the offline script can only refuse and say how.
+    """
     return f"""DO $$
 BEGIN
     IF EXISTS (
@@ -87,10 +108,10 @@ END $$"""
 
 def _drop_leftover(name: str) -> None:
     if context.is_offline_mode():
-        op.execute(_refuse_leftover(name))
+        op.execute(refuse_invalid_leftover(name))
         return
     bind = op.get_bind()
-    row = bind.exec_driver_sql(invalid_leftover_sql, {"name": name}).fetchone()
+    row = bind.exec_driver_sql(_INVALID_LEFTOVER, {"name": name}).fetchone()
     if row is None:
         return
     if row[1] is not None:
@@ -114,7 +135,7 @@ def create_index_concurrently(name: str, table: str, definition: str) -> None:
     op.execute(long_stmt)
     _drop_leftover(name)
     op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} {definition}")
-    op.execute(_assert_valid(name))
+    op.execute(assert_index_valid(name))
     op.execute(short_lock)
     op.execute(short_stmt)
 
@@ -158,3 +179,146 @@ def drop_index_concurrently(name: str) -> None:
     op.execute(_sql("DROP INDEX CONCURRENTLY IF EXISTS {}", name))
     op.execute(short_lock)
     op.execute(short_stmt)
+
+
+# --- batched backfills ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchedBackfill:
+    """A backfill as committed keyset batches: what to lock, what to write, where the checkpoint is.
+
+    ``lock_first``/``lock_next`` select the next ``%(n)s`` keys (after ``%(after)s``) FOR UPDATE, in
+    a statement of their own; ``apply`` then writes the rows of those keys (``%(ids)s``) in a second
+    one. Under READ COMMITTED that second statement takes a new snapshot after the locks are held, so
+    it sees every row a writer the lock waited for committed. ``apply`` recomputes rather than adds,
+    so a batch is idempotent and a re-run after a crash is harmless. Two lock texts rather than
+    "$after IS NULL OR id > $after": a generic plan would turn that OR into a filter over the table.
+    """
+
+    name: str
+    table: str
+    lock_first: str
+    lock_next: str
+    apply: str
+
+
+CREATE_CHECKPOINT = f"""
+CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
+    name        text PRIMARY KEY,
+    last_id     uuid,
+    rows_done   bigint NOT NULL DEFAULT 0,
+    finished_at timestamptz,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+)"""
+
+SAVE_CHECKPOINT = f"""
+INSERT INTO {CHECKPOINT_TABLE} (name, last_id, rows_done, updated_at)
+VALUES (%(name)s, %(last)s, %(n)s, now())
+ON CONFLICT (name) DO UPDATE
+   SET last_id = EXCLUDED.last_id,
+       rows_done = {CHECKPOINT_TABLE}.rows_done + EXCLUDED.rows_done,
+       updated_at = now()
+"""
+
+FINISH_CHECKPOINT = (
+    f"UPDATE {CHECKPOINT_TABLE} SET finished_at = now(), updated_at = now() WHERE name = %(name)s",
+    f"INSERT INTO {CHECKPOINT_TABLE} (name, finished_at) VALUES (%(name)s, now()) ON CONFLICT (name) DO NOTHING",
+)
+
+# Revision 0004: each conversation's summary recomputed from its messages. The preview length is
+# the one 0003's CHECK allows, written out: this is the SQL of 0004 as it was.
+SUMMARY_BACKFILL = BatchedBackfill(
+    name="conversation_summaries",
+    table="conversations",
+    lock_first="SELECT id FROM conversations ORDER BY id LIMIT %(n)s FOR UPDATE",
+    lock_next="SELECT id FROM conversations WHERE id > %(after)s ORDER BY id LIMIT %(n)s FOR UPDATE",
+    apply="""
+UPDATE conversations AS c
+   SET message_count        = s.n,
+       last_activity_at     = COALESCE(l.created_at, c.created_at),
+       last_message_id      = l.id,
+       last_message_preview = left(l.content, 100)
+  FROM unnest(%(ids)s::uuid[]) AS b(id)
+  CROSS JOIN LATERAL (
+        SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = b.id
+  ) AS s
+  LEFT JOIN LATERAL (
+        SELECT m.id, m.created_at, m.content
+          FROM messages m
+         WHERE m.conversation_id = b.id
+         ORDER BY m.created_at DESC, m.id DESC
+         LIMIT 1
+  ) AS l ON true
+ WHERE c.id = b.id
+""",
+)
+
+
+def _offline_backfill(spec: BatchedBackfill, batch_size: int, pause_s: float) -> list[str]:
+    """The backfill as SQL for `chatschema sql`: a DO block that commits after every batch.
+
+    psql runs it outside a transaction block (Alembic's autocommit block renders COMMIT first),
+    which is what lets a DO block COMMIT (PostgreSQL 11+). ``pause_s`` throttles it as
+    ``--backfill-pause`` throttles the online run: a pg_sleep after each commit, holding no locks.
+    """
+    apply = spec.apply.replace("%(ids)s", "ids")
+    throttle = f"\n        PERFORM pg_sleep({pause_s:g});" if pause_s > 0 else ""
+    first = spec.lock_first.replace("%(n)s", str(batch_size))
+    following = spec.lock_next.replace("%(n)s", str(batch_size)).replace("%(after)s", "after")
+    loop = f"""DO $$
+DECLARE
+    after uuid;
+    ids uuid[];
+    finished timestamptz;
+BEGIN
+    SELECT last_id, finished_at INTO after, finished FROM {CHECKPOINT_TABLE} WHERE name = '{spec.name}';
+    IF finished IS NOT NULL THEN
+        RETURN;
+    END IF;
+    LOOP
+        IF after IS NULL THEN
+            SELECT array_agg(id) INTO ids FROM (
+                {first}) AS batch;
+        ELSE
+            SELECT array_agg(id) INTO ids FROM (
+                {following}) AS batch;
+        END IF;
+        EXIT WHEN ids IS NULL;
+        {apply.strip()};
+        after := ids[array_upper(ids, 1)];
+        INSERT INTO {CHECKPOINT_TABLE} (name, last_id, rows_done, updated_at)
+        VALUES ('{spec.name}', after, array_length(ids, 1), now())
+        ON CONFLICT (name) DO UPDATE SET last_id = EXCLUDED.last_id,
+            rows_done = {CHECKPOINT_TABLE}.rows_done + EXCLUDED.rows_done, updated_at = now();
+        COMMIT;{throttle}
+    END LOOP;
+    INSERT INTO {CHECKPOINT_TABLE} (name, finished_at) VALUES ('{spec.name}', now())
+    ON CONFLICT (name) DO UPDATE SET finished_at = now(), updated_at = now();
+    COMMIT;
+END $$"""
+    return [CREATE_CHECKPOINT.strip(), loop]
+
+
+def backfill(spec: BatchedBackfill) -> None:
+    """Run ``spec`` in committed, resumable batches; call inside an autocommit block.
+
+    Online the batches are run by ``chatschema.migrate.backfill`` at the pace the runner was given
+    (``--backfill-batch-size``, ``--backfill-pause``); offline they are one DO block.
+    """
+    attrs = context.config.attributes
+    batch_size = int(attrs.get("backfill_batch_size", _DEFAULTS.backfill_batch_size))
+    pause_s = float(attrs.get("backfill_pause_s", _DEFAULTS.backfill_pause_ms / 1000))
+    if context.is_offline_mode():
+        for statement in _offline_backfill(spec, batch_size, pause_s):
+            op.execute(statement)
+        return
+    from chatschema.migrate.backfill import run_batches  # the pacing is policy, not history
+
+    run_batches(op.get_bind().connection.driver_connection, spec, batch_size=batch_size, pause_s=pause_s,
+                progress=attrs.get("progress"))
+
+
+def drop_checkpoint_table() -> None:
+    """Forget every backfill's checkpoint, so that a re-upgrade recomputes."""
+    op.execute(f"DROP TABLE IF EXISTS {CHECKPOINT_TABLE}")

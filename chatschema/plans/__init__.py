@@ -8,7 +8,8 @@ over the query catalog; ``verify_database`` does it on a database you prepared y
 from __future__ import annotations
 
 from .findings import Finding
-from .pipeline import Report, Shown, run, scratch_run, select_queries, settle, show
+from .pipeline import run, scratch_run, select_queries, settle, show
+from .report import Report, Shown
 from .rules import RULES, PlanSubject, check_plan
 from .tree import Plan, PlanNode, parse_plan
 from .verify import CheckResult, QueryResult, check_schema, verify_database

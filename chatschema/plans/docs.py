@@ -8,8 +8,7 @@ from __future__ import annotations
 import textwrap
 
 from ..queries import all_queries
-from .explain import PINNED, PROBE, SCRATCH_COSTS
-from .pipeline import STATS_TARGET
+from .explain import PINNED, PROBE, SCRATCH_COSTS, STATS_TARGET
 from .rules import RULES
 
 __all__ = ["rules_markdown"]

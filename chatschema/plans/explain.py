@@ -29,6 +29,7 @@ from ..errors import ChatSchemaError
 from .tree import Plan, parse_plan
 
 __all__ = [
+    "STATS_TARGET",
     "PINNED",
     "SCRATCH_COSTS",
     "PROBE",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 MODES = ("probe", "custom", "generic")
+# Statistics before plans are taken: ANALYZE samples 300 x this many rows, the whole table up to
+# 300k rows, so the statistics (and so the plans) repeat run to run.
+STATS_TARGET = 1000
 
 # Settings that make plans wobble between runs or machines, pinned in every EXPLAIN's transaction.
 PINNED: tuple[tuple[str, str, str], ...] = (

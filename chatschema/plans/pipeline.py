@@ -9,78 +9,30 @@ planned in READ ONLY transactions, measured only with ``--analyze``, writes neve
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from collections.abc import Sequence
 
 from .. import migrate, server
+from .. import scratch as scratch_db
+from ..errors import ConfigError, UnknownQuery
+from ..progress import Event, Progress
 from ..queries import Query, all_queries, by_name
-from ..errors import ConfigError
 from ..seed import SCALES, SeedReport, seed_database
 from ..settings import Settings
-from ..views import VIEWS
-from .explain import MODES, PINNED, SCRATCH_COSTS, Explainer, recorded_settings
-from .findings import Finding
-from .verify import CheckResult, QueryResult, check_growth, check_schema, check_stability, connect, verify_database
+from .explain import MODES, PINNED, SCRATCH_COSTS, STATS_TARGET, Explainer, recorded_settings
+from .report import Report, Shown
+from .verify import QueryResult, check_growth, check_schema, check_stability, connect, verify_database
 
 __all__ = [
-    "Report",
-    "Shown",
     "run",
     "show",
     "scratch_run",
     "select_queries",
     "settle",
     "VARIANT_CHOICES",
-    "STATS_TARGET",
 ]
 
-Progress = Callable[[str, int, int], None]
-Event = Callable[[str, Any], None]
 VARIANT_CHOICES = ("optimized", "today", "seed_proposal", "all")
-STATS_TARGET = 1000  # ANALYZE samples 300 x this many rows: the whole table up to 300k rows, so it repeats
 GROWTH_DIVISOR = 4
-
-
-@dataclass(frozen=True)
-class Report:
-    """The outcome of a verification run; ``exit_code`` is the CLI's."""
-
-    target: str
-    server_version: int
-    scratch: bool
-    analyze: bool
-    results: tuple[QueryResult, ...]
-    schema_findings: tuple[Finding, ...] = ()
-    skipped: tuple[tuple[str, str], ...] = ()
-    pinned: tuple[tuple[str, str, str], ...] = ()
-    recorded: tuple[tuple[str, str], ...] = ()
-    seeds: tuple[SeedReport, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for r in self.results for f in r.findings) + self.schema_findings
-
-    @property
-    def errors(self) -> tuple[str, ...]:
-        return tuple(r.error for r in self.results if r.error)
-
-    @property
-    def exit_code(self) -> int:
-        if self.errors or not self.results:
-            return 2
-        return 1 if self.findings else 0
-
-    def result(self, name: str) -> QueryResult:
-        for r in self.results:
-            if r.name == name:
-                return r
-        raise KeyError(name)
 
 
 def select_queries(variant: str = "optimized", name: str | None = None) -> list[Query]:
@@ -90,8 +42,8 @@ def select_queries(variant: str = "optimized", name: str | None = None) -> list[
     if name:
         try:
             chosen = list(by_name(name))
-        except KeyError as exc:
-            raise ConfigError(f"--query: {exc.args[0]}") from None
+        except LookupError as exc:  # UnknownQuery
+            raise UnknownQuery(f"--query: {exc.args[0]}") from None
         if "." not in name and variant != "all":
             chosen = [q for q in chosen if q.variant == variant]
             if not chosen:
@@ -102,12 +54,7 @@ def select_queries(variant: str = "optimized", name: str | None = None) -> list[
 
 def settle(info: str) -> None:
     """VACUUM (ANALYZE) every table and view: visibility map set, statistics from the whole table."""
-    with server.connect(info, autocommit=True) as conn:
-        conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(STATS_TARGET)))
-        tables = ["users", "conversations", "messages"]
-        tables += [v.name for v in VIEWS if conn.execute("SELECT to_regclass(%s)", (v.name,)).fetchone()[0]]  # type: ignore[index]
-        for table in tables:
-            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+    scratch_db.settle(info, statistics_target=STATS_TARGET)
 
 
 def _at(revision: str, query: Query, head: str) -> bool:
@@ -167,20 +114,6 @@ def scratch_run(
     return results, seeded, info
 
 
-def _fresh(settings: Settings, name: str) -> Settings:
-    """Settings of a new, empty database ``name`` on the same server (dropped first if it exists)."""
-    if settings.dsn is None:
-        _drop(settings, name)
-        return settings.with_database(name)  # the embedded server creates it on first connect
-    admin = server.conninfo(settings)
-    with server.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(admin)
-    params["dbname"] = name
-    return dataclasses.replace(settings, dsn=make_conninfo("", **params))
-
-
 def _timeout(settings: Settings, default_ms: int) -> int:
     return settings.statement_timeout_ms or default_ms
 
@@ -214,7 +147,7 @@ def run(
     if analyze is False:
         raise ConfigError("--no-analyze applies to --dsn servers; the scratch database is always measured")
     emit = on_event or (lambda kind, payload: None)
-    main = _fresh(settings, database)
+    main = scratch_db.fresh(settings, database)
     timeout = _timeout(settings, 60_000)
     results, seeded, info = scratch_run(main, queries, scale=scale, messages=messages, stability=stability,
                                         statement_timeout_ms=timeout, progress=progress, on_event=emit)
@@ -224,12 +157,12 @@ def run(
         small_messages = max(seeded.messages // GROWTH_DIVISOR, 1000)
         emit("stage", f"growth: a second database with {small_messages:,} messages")
         small, small_seed, _ = scratch_run(
-            _fresh(settings, f"{database}_small"), queries, scale=scale, messages=small_messages,
+            scratch_db.fresh(settings, f"{database}_small"), queries, scale=scale, messages=small_messages,
             modes=("custom",), stability=False, statement_timeout_ms=timeout, progress=progress,
         )
         seeds.append(small_seed)
         results = check_growth(small, results, small_seed.messages, seeded.messages)
-        _drop(settings, f"{database}_small")
+        scratch_db.drop(settings, f"{database}_small")
     else:
         notes.append("growth not measured (--no-growth)")
     with connect(info) as conn:
@@ -242,17 +175,6 @@ def run(
         analyze=True, results=tuple(results), schema_findings=tuple(schema), pinned=PINNED + SCRATCH_COSTS,
         recorded=tuple(recorded), seeds=tuple(seeds), notes=tuple(notes),
     )
-
-
-def _drop(settings: Settings, name: str) -> None:
-    if settings.dsn is None:
-        admin = server.conninfo(settings.with_database("postgres"))
-    else:
-        params = conninfo_to_dict(server.conninfo(settings))
-        params["dbname"] = "postgres" if params.get("dbname") == name else params.get("dbname")
-        admin = make_conninfo("", **params)
-    with server.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contracts: dict,
@@ -284,17 +206,6 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
         analyze=analyze, results=tuple(results), schema_findings=tuple(schema), skipped=skipped, pinned=PINNED,
         recorded=tuple(recorded), notes=tuple(notes),
     )
-
-
-@dataclass(frozen=True)
-class Shown:
-    """One query's plan in one case and mode, with its contract and findings (``chatschema plans show``)."""
-
-    result: QueryResult
-    check: CheckResult
-    cases: tuple[str, ...]
-    target: str
-    server_version: int
 
 
 def show(
@@ -329,7 +240,7 @@ def show(
     else:
         if scale not in SCALES:
             raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
-        results, _, info = scratch_run(_fresh(settings, database), queries, scale=scale, messages=messages,
+        results, _, info = scratch_run(scratch_db.fresh(settings, database), queries, scale=scale, messages=messages,
                                        modes=(mode,), stability=False, statement_timeout_ms=_timeout(settings, 60_000),
                                        progress=progress, on_event=on_event)
     result = results[0]

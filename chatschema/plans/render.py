@@ -13,7 +13,7 @@ from typing import Any
 
 from ..queries.contract import Contract
 from .findings import Finding, count, rows_text
-from .pipeline import Report
+from .report import Report
 from .rules import RULES
 from .tree import Plan, PlanNode, cond_columns
 from .verify import CheckResult, QueryResult

@@ -8,7 +8,7 @@ around it, or points it at a ``--dsn`` server.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -17,6 +17,8 @@ from .. import server
 from ..queries import Query
 from ..queries.contract import Contract
 from ..indexes import INDEXES
+from ..migrations import BOOKKEEPING_TABLES
+from ..progress import Progress
 from ..views import VIEWS
 from .params import Case, DataPoints, cases_for, data_points
 from .explain import MODES, Explainer, ExplainFailed
@@ -36,7 +38,6 @@ __all__ = [
     "connect",
 ]
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def schema_indexes(conn: psycopg.Connection | None = None) -> tuple[tuple[str, s
     found = {spec.name: spec.table for spec in INDEXES}
     found.update({view.index: view.name for view in VIEWS})
     if conn is not None:
-        rows = conn.execute(_LIVE_INDEXES, {"ignored": ["alembic_version", "chatschema_backfill"]}).fetchall()
+        rows = conn.execute(_LIVE_INDEXES, {"ignored": list(BOOKKEEPING_TABLES)}).fetchall()
         found.update({index: table for index, table in rows})
     return tuple(sorted(found.items()))
 

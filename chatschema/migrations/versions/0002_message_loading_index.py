@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from chatschema.migrations.ops import create_index_concurrently, drop_index_concurrently
+from chatschema.migrations import ops
 
 revision = "0002"
 down_revision = "0001"
@@ -23,15 +23,15 @@ depends_on = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        create_index_concurrently(
+        ops.create_index_concurrently(
             "ix_messages_conversation_recent",
             "messages",
             "(conversation_id, created_at DESC, id DESC) INCLUDE (role)",
         )
-        drop_index_concurrently("ix_messages_conversation_id")
+        ops.drop_index_concurrently("ix_messages_conversation_id")
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        create_index_concurrently("ix_messages_conversation_id", "messages", "(conversation_id)")
-        drop_index_concurrently("ix_messages_conversation_recent")
+        ops.create_index_concurrently("ix_messages_conversation_id", "messages", "(conversation_id)")
+        ops.drop_index_concurrently("ix_messages_conversation_recent")

@@ -11,7 +11,7 @@ Revises: 0004
 
 from __future__ import annotations
 
-from chatschema.migrations.ops import validate_constraint
+from chatschema.migrations import ops
 
 revision = "0005"
 down_revision = "0004"
@@ -20,9 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    validate_constraint("conversations", "ck_conversations_message_count")
-    validate_constraint("conversations", "ck_conversations_preview_length")
-    validate_constraint("messages", "ck_messages_role")
+    ops.validate_constraint("conversations", "ck_conversations_message_count")
+    ops.validate_constraint("conversations", "ck_conversations_preview_length")
+    ops.validate_constraint("messages", "ck_messages_role")
 
 
 def downgrade() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from chatschema.migrations.ops import create_index_concurrently, drop_index_concurrently
+from chatschema.migrations import ops
 
 revision = "0006"
 down_revision = "0005"
@@ -22,13 +22,13 @@ depends_on = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        create_index_concurrently(
+        ops.create_index_concurrently(
             "ix_conversations_user_activity", "conversations", "(user_id, last_activity_at DESC, id DESC)"
         )
-        drop_index_concurrently("ix_conversations_user_id")
+        ops.drop_index_concurrently("ix_conversations_user_id")
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        create_index_concurrently("ix_conversations_user_id", "conversations", "(user_id)")
-        drop_index_concurrently("ix_conversations_user_activity")
+        ops.create_index_concurrently("ix_conversations_user_id", "conversations", "(user_id)")
+        ops.drop_index_concurrently("ix_conversations_user_activity")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from chatschema.migrations.ops import populate_materialized_view
+from chatschema.migrations import ops
 
 revision = "0007"
 down_revision = "0006"
@@ -58,8 +58,8 @@ def upgrade() -> None:
     op.execute("CREATE UNIQUE INDEX IF NOT EXISTS ux_daily_message_totals ON daily_message_totals (day)")
     with op.get_context().autocommit_block():
         # The first refresh cannot be CONCURRENTLY; it locks only the new, unread views.
-        populate_materialized_view("user_daily_messages")
-        populate_materialized_view("daily_message_totals")
+        ops.populate_materialized_view("user_daily_messages")
+        ops.populate_materialized_view("daily_message_totals")
 
 
 # chatschema-lint: ignore ban-drop-view -- the downgrade removes the views 0007 added; stop the analytics

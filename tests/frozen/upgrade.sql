@@ -1,0 +1,330 @@
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL, 
+    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+-- Running upgrade  -> 0001
+
+CREATE TABLE users (
+    id UUID NOT NULL, 
+    name TEXT NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id)
+);
+
+CREATE TABLE conversations (
+    id UUID NOT NULL, 
+    user_id UUID NOT NULL, 
+    title TEXT DEFAULT '' NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_conversations_user_id ON conversations (user_id);
+
+CREATE TABLE messages (
+    id UUID NOT NULL, 
+    conversation_id UUID NOT NULL, 
+    role VARCHAR(20) NOT NULL, 
+    content TEXT NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    FOREIGN KEY(conversation_id) REFERENCES conversations (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_messages_conversation_id ON messages (conversation_id);
+
+INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING alembic_version.version_num;
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0001 -> 0002
+
+COMMIT;
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ix_messages_conversation_recent' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ix_messages_conversation_recent is INVALID (left by a failed build): DROP INDEX CONCURRENTLY ix_messages_conversation_recent; then re-run';
+    END IF;
+END $$;
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_messages_conversation_recent ON messages (conversation_id, created_at DESC, id DESC) INCLUDE (role);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ix_messages_conversation_recent' AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ix_messages_conversation_recent is missing or INVALID after CREATE INDEX CONCURRENTLY';
+    END IF;
+END $$;
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DROP INDEX CONCURRENTLY IF EXISTS "ix_messages_conversation_id";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0002 -> 0003
+
+ALTER TABLE messages
+            ADD CONSTRAINT ck_messages_role CHECK (role IN ('system', 'user', 'assistant', 'tool')) NOT VALID,
+            SET (autovacuum_vacuum_insert_scale_factor = 0.02);
+
+ALTER TABLE messages ALTER COLUMN conversation_id SET STATISTICS 1000;
+
+ALTER TABLE conversations
+            ADD COLUMN last_activity_at timestamptz NOT NULL DEFAULT now(),
+            ADD COLUMN message_count integer NOT NULL DEFAULT 0,
+            ADD COLUMN last_message_id uuid,
+            ADD COLUMN last_message_preview text,
+            ADD CONSTRAINT ck_conversations_message_count CHECK (message_count >= 0) NOT VALID,
+            ADD CONSTRAINT ck_conversations_preview_length CHECK (char_length(last_message_preview) <= 100) NOT VALID,
+            SET (autovacuum_vacuum_scale_factor = 0.02);
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0003 -> 0004
+
+COMMIT;
+
+CREATE TABLE IF NOT EXISTS chatschema_backfill (
+    name        text PRIMARY KEY,
+    last_id     uuid,
+    rows_done   bigint NOT NULL DEFAULT 0,
+    finished_at timestamptz,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+DO $$
+DECLARE
+    after uuid;
+    ids uuid[];
+    finished timestamptz;
+BEGIN
+    SELECT last_id, finished_at INTO after, finished FROM chatschema_backfill WHERE name = 'conversation_summaries';
+    IF finished IS NOT NULL THEN
+        RETURN;
+    END IF;
+    LOOP
+        IF after IS NULL THEN
+            SELECT array_agg(id) INTO ids FROM (
+                SELECT id FROM conversations ORDER BY id LIMIT 2000 FOR UPDATE) AS batch;
+        ELSE
+            SELECT array_agg(id) INTO ids FROM (
+                SELECT id FROM conversations WHERE id > after ORDER BY id LIMIT 2000 FOR UPDATE) AS batch;
+        END IF;
+        EXIT WHEN ids IS NULL;
+        UPDATE conversations AS c
+   SET message_count        = s.n,
+       last_activity_at     = COALESCE(l.created_at, c.created_at),
+       last_message_id      = l.id,
+       last_message_preview = left(l.content, 100)
+  FROM unnest(ids::uuid[]) AS b(id)
+  CROSS JOIN LATERAL (
+        SELECT count(*)::int AS n FROM messages m WHERE m.conversation_id = b.id
+  ) AS s
+  LEFT JOIN LATERAL (
+        SELECT m.id, m.created_at, m.content
+          FROM messages m
+         WHERE m.conversation_id = b.id
+         ORDER BY m.created_at DESC, m.id DESC
+         LIMIT 1
+  ) AS l ON true
+ WHERE c.id = b.id;
+        after := ids[array_upper(ids, 1)];
+        INSERT INTO chatschema_backfill (name, last_id, rows_done, updated_at)
+        VALUES ('conversation_summaries', after, array_length(ids, 1), now())
+        ON CONFLICT (name) DO UPDATE SET last_id = EXCLUDED.last_id,
+            rows_done = chatschema_backfill.rows_done + EXCLUDED.rows_done, updated_at = now();
+        COMMIT;
+    END LOOP;
+    INSERT INTO chatschema_backfill (name, finished_at) VALUES ('conversation_summaries', now())
+    ON CONFLICT (name) DO UPDATE SET finished_at = now(), updated_at = now();
+    COMMIT;
+END $$;
+
+BEGIN;
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0004 -> 0005
+
+SET LOCAL lock_timeout = '900000ms';
+
+SET LOCAL statement_timeout = '0ms';
+
+ALTER TABLE "conversations" VALIDATE CONSTRAINT "ck_conversations_message_count";
+
+SET LOCAL lock_timeout = '500ms';
+
+SET LOCAL statement_timeout = '60000ms';
+
+SET LOCAL lock_timeout = '900000ms';
+
+SET LOCAL statement_timeout = '0ms';
+
+ALTER TABLE "conversations" VALIDATE CONSTRAINT "ck_conversations_preview_length";
+
+SET LOCAL lock_timeout = '500ms';
+
+SET LOCAL statement_timeout = '60000ms';
+
+SET LOCAL lock_timeout = '900000ms';
+
+SET LOCAL statement_timeout = '0ms';
+
+ALTER TABLE "messages" VALIDATE CONSTRAINT "ck_messages_role";
+
+SET LOCAL lock_timeout = '500ms';
+
+SET LOCAL statement_timeout = '60000ms';
+
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0005 -> 0006
+
+COMMIT;
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ix_conversations_user_activity' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ix_conversations_user_activity is INVALID (left by a failed build): DROP INDEX CONCURRENTLY ix_conversations_user_activity; then re-run';
+    END IF;
+END $$;
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_conversations_user_activity ON conversations (user_id, last_activity_at DESC, id DESC);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ix_conversations_user_activity' AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ix_conversations_user_activity is missing or INVALID after CREATE INDEX CONCURRENTLY';
+    END IF;
+END $$;
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DROP INDEX CONCURRENTLY IF EXISTS "ix_conversations_user_id";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0006 -> 0007
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_daily_messages AS
+        SELECT c.user_id,
+               (m.created_at AT TIME ZONE 'UTC')::date                 AS day,
+               count(*)::bigint                                         AS messages,
+               count(*) FILTER (WHERE m.role = 'user')::bigint          AS user_messages,
+               count(*) FILTER (WHERE m.role = 'assistant')::bigint     AS assistant_messages,
+               count(DISTINCT m.conversation_id)::bigint                AS active_conversations
+        FROM messages m
+        JOIN conversations c ON c.id = m.conversation_id
+        GROUP BY c.user_id, (m.created_at AT TIME ZONE 'UTC')::date
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_user_daily_messages ON user_daily_messages (user_id, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_message_totals AS
+        SELECT day,
+               sum(messages)::bigint             AS messages,
+               count(*)::bigint                  AS active_users,
+               sum(active_conversations)::bigint AS active_conversations
+        FROM user_daily_messages
+        GROUP BY day
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_daily_message_totals ON daily_message_totals (day);
+
+COMMIT;
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "user_daily_messages";
+
+SET statement_timeout = '60000ms';
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "daily_message_totals";
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
+
+COMMIT;
+
