@@ -43,7 +43,8 @@ __all__ = [
     "stale_views",
     "refresh_key_problems",
     "diagnose",
-    "builds_in_progress",
+    "Checkup",
+    "checkup",
     "format_size",
 ]
 
@@ -295,26 +296,37 @@ def refresh_key_problems(conn: psycopg.Connection) -> list[tuple[str, str]]:
     return out
 
 
+def _diagnose(conn: psycopg.Connection) -> list[HealthFinding]:
+    findings = []
+    for ix in invalid_indexes(conn):
+        if ix.building_pid is not None:
+            continue
+        findings.append(HealthFinding(
+            "invalid-index", ix.name,
+            f"{ix.name} on {ix.table} is INVALID ({format_size(ix.bytes)}; left by a failed or cancelled build): {ix.definition}",
+            f"DROP INDEX CONCURRENTLY {ix.name}; then re-run `chatschema upgrade` (it rebuilds its own indexes)",
+        ))
+    return findings + unknown_indexes(conn) + duplicate_indexes(conn) + stale_views(conn)
+
+
 def diagnose(settings: Settings) -> list[HealthFinding]:
     """Every finding on the database: invalid, unknown and duplicate indexes, stale views."""
-    info = server.conninfo(settings)
-    with server.connect(info, autocommit=True) as conn:
-        findings = []
-        for ix in invalid_indexes(conn):
-            if ix.building_pid is not None:
-                continue
-            findings.append(HealthFinding(
-                "invalid-index", ix.name,
-                f"{ix.name} on {ix.table} is INVALID ({format_size(ix.bytes)}; left by a failed or cancelled build): {ix.definition}",
-                f"DROP INDEX CONCURRENTLY {ix.name}; then re-run `chatschema upgrade` (it rebuilds its own indexes)",
-            ))
-        findings += unknown_indexes(conn)
-        findings += duplicate_indexes(conn)
-        findings += stale_views(conn)
-        return findings
+    with server.connect(server.conninfo(settings), autocommit=True) as conn:
+        return _diagnose(conn)
 
 
-def builds_in_progress(settings: Settings) -> list[InvalidIndex]:
+@dataclass(frozen=True)
+class Checkup:
+    """What ``chatschema doctor`` found on ``database``; ``building`` are builds in progress, not debris."""
+
+    database: str
+    findings: tuple[HealthFinding, ...]
+    building: tuple[InvalidIndex, ...]
+
+
+def checkup(settings: Settings) -> Checkup:
+    """``diagnose``, with the builds in progress and where it looked."""
     info = server.conninfo(settings)
     with server.connect(info, autocommit=True) as conn:
-        return [ix for ix in invalid_indexes(conn) if ix.building_pid is not None]
+        building = tuple(ix for ix in invalid_indexes(conn) if ix.building_pid is not None)
+        return Checkup(server.describe_target(info), tuple(_diagnose(conn)), building)

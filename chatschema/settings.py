@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,6 +54,31 @@ def _count(text: str | int, *, name: str, low: int, high: int) -> int:
     return value
 
 
+def _duration(name: str) -> Callable[[str], int]:
+    return lambda text: parse_duration(text, name=name)
+
+
+def _bounded(name: str, low: int, high: int) -> Callable[[str], int]:
+    return lambda text: _count(text, name=name, low=low, high=high)
+
+
+# option -> (Settings field, environment variable, parser); the defaults are the dataclass's.
+_POLICY: dict[str, tuple[str, str, Callable[[str], int]]] = {
+    "lock_timeout": ("lock_timeout_ms", "CHATSCHEMA_LOCK_TIMEOUT", _duration("--lock-timeout")),
+    "statement_timeout": ("statement_timeout_ms", "CHATSCHEMA_STATEMENT_TIMEOUT", _duration("--statement-timeout")),
+    "concurrent_lock_timeout": ("concurrent_lock_timeout_ms", "CHATSCHEMA_CONCURRENT_LOCK_TIMEOUT",
+                                _duration("--concurrent-lock-timeout")),
+    "concurrent_statement_timeout": ("concurrent_statement_timeout_ms", "CHATSCHEMA_CONCURRENT_STATEMENT_TIMEOUT",
+                                     _duration("--concurrent-statement-timeout")),
+    "lock_retries": ("lock_retries", "CHATSCHEMA_LOCK_RETRIES", _bounded("--lock-retries", 0, 100)),
+    "retry_delay": ("retry_delay_ms", "CHATSCHEMA_RETRY_DELAY", _duration("--retry-delay")),
+    "backfill_batch_size": ("backfill_batch_size", "CHATSCHEMA_BACKFILL_BATCH_SIZE",
+                            _bounded("--backfill-batch-size", 1, 1_000_000)),
+    "backfill_pause": ("backfill_pause_ms", "CHATSCHEMA_BACKFILL_PAUSE", _duration("--backfill-pause")),
+    "long_transaction": ("long_transaction_ms", "CHATSCHEMA_LONG_TRANSACTION", _duration("CHATSCHEMA_LONG_TRANSACTION")),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where to connect, and the lock policy a migration runs under.
@@ -98,16 +124,12 @@ class Settings:
         dsn: str | None = None,
         pg_version: int | None = None,
         data_dir: str | Path | None = None,
-        lock_timeout: str | None = None,
-        statement_timeout: str | None = None,
-        concurrent_lock_timeout: str | None = None,
-        concurrent_statement_timeout: str | None = None,
-        lock_retries: str | int | None = None,
-        retry_delay: str | None = None,
-        backfill_batch_size: str | int | None = None,
-        backfill_pause: str | None = None,
-        long_transaction: str | None = None,
+        **policy: str | int | None,
     ) -> "Settings":
+        """Where to connect and the lock policy: each option given, else its environment variable, else the default.
+
+        ``policy`` takes the options of ``with_policy`` (``lock_timeout="2s"``, ...).
+        """
         env = os.environ
         dsn = dsn or env.get("DATABASE_URL") or None
         version_text = pg_version or env.get("CHATSCHEMA_PG_VERSION") or DEFAULT_PG_VERSION
@@ -121,37 +143,26 @@ class Settings:
                 f"not {version}; pass --dsn to use another server"
             )
         data = data_dir or env.get("CHATSCHEMA_DATA_DIR")
+        where = cls(dsn=dsn, pg_version=version, data_dir=Path(data).expanduser() if data else None)
+        return where.with_policy(**{option: policy.get(option) for option in _POLICY}, **{
+            option: value for option, value in policy.items() if option not in _POLICY})
 
-        def pick(value: object, var: str, default: str) -> str:
-            return str(value) if value is not None else env.get(var, default)
-
-        settings = cls(
-            dsn=dsn,
-            pg_version=version,
-            data_dir=Path(data).expanduser() if data else None,
-            lock_timeout_ms=parse_duration(pick(lock_timeout, "CHATSCHEMA_LOCK_TIMEOUT", "500ms"), name="--lock-timeout"),
-            statement_timeout_ms=parse_duration(
-                pick(statement_timeout, "CHATSCHEMA_STATEMENT_TIMEOUT", "60s"), name="--statement-timeout"
-            ),
-            concurrent_lock_timeout_ms=parse_duration(
-                pick(concurrent_lock_timeout, "CHATSCHEMA_CONCURRENT_LOCK_TIMEOUT", "15min"), name="--concurrent-lock-timeout"
-            ),
-            concurrent_statement_timeout_ms=parse_duration(
-                pick(concurrent_statement_timeout, "CHATSCHEMA_CONCURRENT_STATEMENT_TIMEOUT", "0"),
-                name="--concurrent-statement-timeout",
-            ),
-            lock_retries=_count(pick(lock_retries, "CHATSCHEMA_LOCK_RETRIES", "5"), name="--lock-retries", low=0, high=100),
-            retry_delay_ms=parse_duration(pick(retry_delay, "CHATSCHEMA_RETRY_DELAY", "1s"), name="--retry-delay"),
-            backfill_batch_size=_count(
-                pick(backfill_batch_size, "CHATSCHEMA_BACKFILL_BATCH_SIZE", "2000"),
-                name="--backfill-batch-size", low=1, high=1_000_000,
-            ),
-            backfill_pause_ms=parse_duration(pick(backfill_pause, "CHATSCHEMA_BACKFILL_PAUSE", "0"), name="--backfill-pause"),
-            long_transaction_ms=parse_duration(
-                pick(long_transaction, "CHATSCHEMA_LONG_TRANSACTION", "1s"), name="CHATSCHEMA_LONG_TRANSACTION"
-            ),
-        )
-        return settings
+    def with_policy(self, **options: str | int | None) -> "Settings":
+        """These settings with the lock policy resolved: each option given (not None), else its
+        ``CHATSCHEMA_*`` variable, else the default. Options are named as the CLI's, without dashes:
+        ``lock_timeout``, ``statement_timeout``, ``concurrent_lock_timeout``,
+        ``concurrent_statement_timeout``, ``lock_retries``, ``retry_delay``, ``backfill_batch_size``,
+        ``backfill_pause``, ``long_transaction``. Policy not named keeps its value."""
+        unknown = set(options) - set(_POLICY)
+        if unknown:
+            raise TypeError(f"unknown policy option(s): {', '.join(sorted(unknown))}")
+        defaults = Settings()
+        changes: dict[str, int] = {}
+        for option, value in options.items():
+            field_name, var, parse = _POLICY[option]
+            text = str(value) if value is not None else os.environ.get(var)
+            changes[field_name] = getattr(defaults, field_name) if text is None else parse(text)
+        return replace(self, **changes)
 
     @property
     def embedded_dir(self) -> Path:

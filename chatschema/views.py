@@ -15,7 +15,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-__all__ = ["MaterializedView", "VIEWS", "RefreshResult", "refresh_views"]
+from . import server
+from .errors import MigrationFailed
+from .settings import Settings
+
+__all__ = ["MaterializedView", "VIEWS", "RefreshResult", "refresh_views", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,6 @@ def refresh_views(
             (view.name,),
         ).fetchone()
         if populated is None:
-            from .errors import MigrationFailed
-
             raise MigrationFailed(
                 f"materialized view {view.name} does not exist; run `chatschema upgrade` first"
             )
@@ -85,3 +87,15 @@ def refresh_views(
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view.name))).fetchone()
         results.append(RefreshResult(view.name, use_concurrently, elapsed, int(rows[0]) if rows else 0))
     return results
+
+
+def refresh(settings: Settings, *, concurrently: bool) -> list[RefreshResult]:
+    """``chatschema views refresh``: every view refreshed under the strong lock class's timeouts.
+
+    A plain refresh takes ACCESS EXCLUSIVE on the view, so it waits at most lock_timeout for it;
+    the query runs at most statement_timeout (raise it for big views).
+    """
+    with server.connect(server.conninfo(settings), autocommit=True) as conn:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{settings.lock_timeout_ms}ms",))
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.statement_timeout_ms}ms",))
+        return refresh_views(conn, concurrently=concurrently)

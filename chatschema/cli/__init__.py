@@ -5,7 +5,6 @@ Exit codes: 0 all good, 1 findings (drift, a failed plan contract), 2 could not 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -66,26 +65,17 @@ def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Times a revision rolled back by a lock timeout is retried (default 5, or $CHATSCHEMA_LOCK_RETRIES).")
     @click.option("--retry-delay", metavar="DURATION",
                   help="First wait before a retry, doubled each time up to 30s, with jitter (default 1s).")
-    @click.option("--backfill-batch-size", metavar="N", help="Conversations per committed backfill batch (default 2000).")
+    @click.option("--backfill-batch-size", metavar="N",
+                  help=f"Conversations per committed backfill batch (default {Settings().backfill_batch_size}).")
     @click.option("--backfill-pause", metavar="DURATION", help="Pause between backfill batches, to throttle it (default 0).")
     @functools.wraps(fn)
     def wrapper(*args: Any, settings: Settings, concurrent_lock_timeout: str | None,
                 concurrent_statement_timeout: str | None, lock_retries: str | None, retry_delay: str | None,
                 backfill_batch_size: str | None, backfill_pause: str | None, **kwargs: Any) -> Any:
-        # Resolved like every other setting (option > $CHATSCHEMA_* > default), then merged in.
-        policy = Settings.resolve(
-            dsn="-", concurrent_lock_timeout=concurrent_lock_timeout,
-            concurrent_statement_timeout=concurrent_statement_timeout, lock_retries=lock_retries,
-            retry_delay=retry_delay, backfill_batch_size=backfill_batch_size, backfill_pause=backfill_pause,
-        )
-        settings = dataclasses.replace(
-            settings,
-            concurrent_lock_timeout_ms=policy.concurrent_lock_timeout_ms,
-            concurrent_statement_timeout_ms=policy.concurrent_statement_timeout_ms,
-            lock_retries=policy.lock_retries,
-            retry_delay_ms=policy.retry_delay_ms,
-            backfill_batch_size=policy.backfill_batch_size,
-            backfill_pause_ms=policy.backfill_pause_ms,
+        settings = settings.with_policy(
+            concurrent_lock_timeout=concurrent_lock_timeout, concurrent_statement_timeout=concurrent_statement_timeout,
+            lock_retries=lock_retries, retry_delay=retry_delay, backfill_batch_size=backfill_batch_size,
+            backfill_pause=backfill_pause,
         )
         return fn(*args, settings=settings, **kwargs)
 
@@ -121,7 +111,6 @@ def main() -> None:
         chatschema upgrade            # migrate the embedded database to head
         chatschema --help             # list commands; each has its own --help
     """
-
 
 
 # Registers every command on ``main`` (each module adds its family).

@@ -145,9 +145,8 @@ def sql_(range_: str | None, lock_timeout: str | None, statement_timeout: str | 
     Example:
         chatschema sql 0001:head > upgrade.sql && psql -v ON_ERROR_STOP=1 -f upgrade.sql
     """
-    settings = Settings.resolve(lock_timeout=lock_timeout, statement_timeout=statement_timeout, dsn="offline")
+    settings = Settings().with_policy(lock_timeout=lock_timeout, statement_timeout=statement_timeout)
     click.echo(migrate.offline_sql(range_, settings), nl=False)
-
 
 
 @main.command("lint")

@@ -156,7 +156,6 @@ def plans_docs(output: str, check_only: bool) -> None:
     out.print(f"wrote {output}", markup=False)
 
 
-
 @main.command()
 @click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large", help="Data to seed.")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages instead (same shape).")

@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from .. import server
 from ..settings import Settings
 from . import connection_options, main, out
 
@@ -34,7 +33,6 @@ def check_(settings: Settings) -> None:
     out.print(f"✓ at head ({head}); the database matches the models")
 
 
-
 @main.command()
 @connection_options
 def doctor(settings: Settings) -> None:
@@ -49,19 +47,17 @@ def doctor(settings: Settings) -> None:
     Example:
         chatschema doctor --dsn "$DATABASE_URL"
     """
-    from ..doctor import builds_in_progress, diagnose
+    from ..doctor import checkup
 
-    findings = diagnose(settings)
-    for ix in builds_in_progress(settings):
+    found = checkup(settings)
+    for ix in found.building:
         out.print(f"note: {ix.name} on {ix.table} is being built right now by pid {ix.building_pid}", markup=False)
-    for f in findings:
+    for f in found.findings:
         out.print(f"✗ {f.kind}: {f.message}", markup=False, soft_wrap=True)
         out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
-    if findings:
+    if found.findings:
         sys.exit(1)
-    out.print(f"✓ {server.describe_target(server.conninfo(settings))}: no invalid, unused or duplicate indexes; "
-              f"views are fresh", markup=False)
-
+    out.print(f"✓ {found.database}: no invalid, unused or duplicate indexes; views are fresh", markup=False)
 
 
 @main.group()
@@ -79,14 +75,10 @@ def views_refresh(concurrently: bool, settings: Settings) -> None:
     Example:
         chatschema views refresh --concurrently --statement-timeout 30min
     """
-    from ..views import refresh_views
+    from ..views import refresh
 
-    info = server.conninfo(settings)
-    with server.connect(info, autocommit=True) as conn:
-        conn.execute(f"SET lock_timeout = '{settings.lock_timeout_ms}ms'")
-        conn.execute(f"SET statement_timeout = '{settings.statement_timeout_ms}ms'")
-        for result in refresh_views(conn, concurrently=concurrently):
-            how = "concurrently" if result.concurrently else "exclusively"
-            out.print(f"  refreshed {result.view} {how}: {result.rows} rows in {result.seconds:.2f} s")
+    for result in refresh(settings, concurrently=concurrently):
+        how = "concurrently" if result.concurrently else "exclusively"
+        out.print(f"  refreshed {result.view} {how}: {result.rows} rows in {result.seconds:.2f} s")
 
 
