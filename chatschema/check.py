@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from . import migrate
 from .migrate.chain import check_known, connection, database_revision
@@ -74,7 +75,8 @@ SELECT relname, array_to_string(reloptions, ', ') FROM pg_class
    AND NOT (relname = ANY(%(ignored)s))
 """
 _VIEW_INDEX = """
-SELECT pg_get_indexdef(i.indexrelid), i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+SELECT pg_get_indexdef(i.indexrelid) AS definition,
+       i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AS usable
   FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
  WHERE ic.relname = %(index)s AND ic.relnamespace = current_schema()::regnamespace
 """
@@ -107,7 +109,8 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
         raw.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(schema).as_string(raw),))
         views = []
         for view in VIEWS:
-            row = raw.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
+            with raw.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
             views.append((view, row))
         conn.rollback()
     diffs: list[Difference] = []
@@ -119,9 +122,10 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
     for view, row in views:
         if row is None:
             diffs.append(Difference("materialized view", view.name, None, f"unique index {view.index} on {', '.join(view.key)}"))
-        elif not row[1]:
+        elif not row["usable"]:
             diffs.append(
-                Difference("materialized view", view.name, row[0], "a valid UNIQUE index on plain columns with no WHERE")
+                Difference("materialized view", view.name, row["definition"],
+                           "a valid UNIQUE index on plain columns with no WHERE")
             )
     return diffs
 

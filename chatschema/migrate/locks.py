@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import psycopg
 import sqlparse
+from psycopg.rows import dict_row
 
 from ..migrations import BOOKKEEPING_TABLES
 
@@ -336,9 +337,9 @@ class Blocker:
 # Sessions holding a lock on the relation; which of them conflict is decided in Python with the
 # matrix above, so the query stays one a DBA can paste into psql.
 _HOLDERS = """
-SELECT l.pid, l.mode, coalesce(a.state, '?'),
-       coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int, 0),
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160)
+SELECT l.pid, l.mode, coalesce(a.state, '?') AS state,
+       coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)), 0)::float8 AS age,
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query
   FROM pg_locks l
   JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'relation' AND l.relation = %(rel)s::regclass AND l.granted
@@ -349,9 +350,9 @@ SELECT l.pid, l.mode, coalesce(a.state, '?'),
 # CREATE INDEX CONCURRENTLY waits, after its scans, for every transaction of this database that
 # holds a snapshot older than its own (WaitForOlderSnapshots); autovacuum is exempt.
 _SNAPSHOTS = """
-SELECT a.pid, coalesce(a.state, '?'),
-       coalesce(extract(epoch FROM now() - a.xact_start)::int, 0),
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160)
+SELECT a.pid, coalesce(a.state, '?') AS state,
+       coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8 AS age,
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query
   FROM pg_stat_activity a
  WHERE a.datname = current_database() AND a.xact_start IS NOT NULL
    AND a.backend_type = 'client backend'
@@ -379,17 +380,17 @@ def blockers(
     relation = _relation(conn, lock)
     if relation is None:
         return []
-    rows = conn.execute(_HOLDERS, {"rel": relation, "ours": [conn.info.backend_pid, *ours]}).fetchall()
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_HOLDERS, {"rel": relation, "ours": [conn.info.backend_pid, *ours]}).fetchall()
     found: dict[int, Blocker] = {}
-    for pid, mode, state, age, query in rows:
-        if conflicts(lock.mode, mode) and age >= min_age_s and pid not in found:
-            found[pid] = Blocker(pid, state, int(age), query, mode)
+    for row in rows:
+        if conflicts(lock.mode, row["mode"]) and row["age"] >= min_age_s and row["pid"] not in found:
+            found[row["pid"]] = Blocker(row["pid"], row["state"], int(row["age"] + 0.5), row["query"], row["mode"])
     return list(found.values())
 
 
 def old_snapshots(conn: psycopg.Connection, *, ours: tuple[int, ...] = (), min_age_s: float = 1.0) -> list[Blocker]:
     """Transactions a concurrent index build would wait for (open at least ``min_age_s``), oldest first."""
-    rows = conn.execute(
-        _SNAPSHOTS, {"ours": [conn.info.backend_pid, *ours], "min_age": min_age_s}
-    ).fetchall()
-    return [Blocker(pid, state, int(age), query) for pid, state, age, query in rows]
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_SNAPSHOTS, {"ours": [conn.info.backend_pid, *ours], "min_age": min_age_s}).fetchall()
+    return [Blocker(row["pid"], row["state"], int(row["age"] + 0.5), row["query"]) for row in rows]

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows, interesting_ids
@@ -84,12 +85,13 @@ def data_points(conn: psycopg.Connection) -> DataPoints:
     whale_cursor = longest_cursor = None
     row = conn.execute(_HAS_ACTIVITY).fetchone()
     if row and row[0]:
-        found = conn.execute(_WHALE_CURSOR, {"user": ids.heaviest_user_id, "depth": whale_middle}).fetchone()
-        whale_cursor = (found[0], found[1]) if found else None
-        found = conn.execute(
-            _LONGEST_CURSOR, {"conversation": ids.longest_conversation_id, "depth": longest_middle}
-        ).fetchone()
-        longest_cursor = (found[0], found[1]) if found else None
+        with conn.cursor(row_factory=dict_row) as cur:
+            found = cur.execute(_WHALE_CURSOR, {"user": ids.heaviest_user_id, "depth": whale_middle}).fetchone()
+            whale_cursor = (found["last_activity_at"], found["id"]) if found else None
+            found = cur.execute(
+                _LONGEST_CURSOR, {"conversation": ids.longest_conversation_id, "depth": longest_middle}
+            ).fetchone()
+            longest_cursor = (found["created_at"], found["id"]) if found else None
     newest = conn.execute(_NEWEST, {"conversation": ids.longest_conversation_id}).fetchone()
     until = (newest[0].date() if newest and newest[0] else date.today()) + timedelta(days=1)
     table_rows = {name: float(n) for name, n in conn.execute(_TABLE_ROWS)}
