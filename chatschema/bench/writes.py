@@ -25,11 +25,11 @@ from ..seed import InterestingRows
 from .calls import connect, execute, explain, steps_of, timeout
 from .results import BenchOptions, WriteResult, latency
 
-__all__ = ["SEND_CONTENT", "Target", "write_targets", "measure_writes", "delete_messages"]
+__all__ = ["SEND_CONTENT", "SendTarget", "write_targets", "measure_writes", "delete_messages"]
 
 SEND_CONTENT = "Benchmark message: " + "the quick brown fox jumps over the lazy dog. " * 4
 
-Target = tuple[uuid.UUID, uuid.UUID]  # (conversation id, its owner's id)
+SendTarget = tuple[uuid.UUID, uuid.UUID]  # (conversation id, its owner's id)
 
 # Send targets: conversations that no read case touches, in a stable pseudo-random order.
 _WRITE_TARGETS = """
@@ -40,7 +40,7 @@ LIMIT %(n)s
 """
 
 
-def write_targets(conn: psycopg.Connection, ids: InterestingRows, n: int) -> list[Target]:
+def write_targets(conn: psycopg.Connection, ids: InterestingRows, n: int) -> list[SendTarget]:
     """``n`` conversations to spread sends over, and one more to send to alone (the last)."""
     users = [u for u in (ids.heaviest_user_id, ids.typical_user_id, ids.longest_conversation_user_id,
                          ids.typical_conversation_user_id) if u]
@@ -57,12 +57,12 @@ def delete_messages(conn: psycopg.Connection, ids: list[uuid.UUID]) -> None:
         conn.execute("DELETE FROM messages WHERE id = ANY(%s)", (ids[i:i + 10_000],))
 
 
-def _send_params(conversation: Target) -> dict[str, Any]:
+def _send_params(conversation: SendTarget) -> dict[str, Any]:
     return {"message_id": uuid.uuid4(), "conversation_id": conversation[0], "user_id": conversation[1],
             "role": "user", "content": SEND_CONTENT}
 
 
-def _write_run(info: str, query: Query, targets: Sequence[Target], clients: int,
+def _write_run(info: str, query: Query, targets: Sequence[SendTarget], clients: int,
                seconds: float, options: BenchOptions) -> tuple[list[float], int, float, list[uuid.UUID]]:
     """``clients`` threads sending through one pool for ``seconds``: latencies (ms), errors, wall time, ids sent."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -114,7 +114,7 @@ def _checkpoint(conn: psycopg.Connection) -> None:
         pass  # not superuser nor pg_checkpoint: the runs start wherever the server's checkpoints are
 
 
-def measure_writes(info: str, variant: str, at: str, spread: Sequence[Target], hot: Target,
+def measure_writes(info: str, variant: str, at: str, spread: Sequence[SendTarget], hot: SendTarget,
                    options: BenchOptions, label: str,
                    progress: Progress | None) -> tuple[list[WriteResult], list[uuid.UUID]]:
     """Every (spread|hot, clients) send run of ``variant``; returns the results and the ids of every message sent."""

@@ -27,6 +27,7 @@ __all__ = [
     "Target",
     "targets",
     "render_markdown",
+    "INSTALL",
     "require_plots",
     "write_plots",
     "write_report",
