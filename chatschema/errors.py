@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "UnknownQuery",
     "ConnectionFailed",
+    "MissingDependency",
     "UnknownRevision",
     "LockTimeout",
     "MigrationFailed",
@@ -29,6 +30,10 @@ class UnknownQuery(ConfigError, LookupError):
 
 class ConnectionFailed(ChatSchemaError):
     """The PostgreSQL server could not be reached or started."""
+
+
+class MissingDependency(ChatSchemaError):
+    """An optional part of chatschema is used without the extra that installs it; the message says which."""
 
 
 class UnknownRevision(ChatSchemaError):

@@ -16,9 +16,9 @@ from datetime import date, timedelta, timezone
 from typing import Any
 
 import psycopg
-from psycopg.rows import namedtuple_row
 
 from .. import queries as catalog
+from ..plans.params import deep_cursor
 from ..progress import Progress
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows
@@ -30,16 +30,6 @@ __all__ = ["RANGE_DAYS", "Cell", "Points", "Cursors", "find_points", "find_curso
 RANGE_DAYS = 30  # the analytics reads cover the last RANGE_DAYS days of the data
 SLOW_CALL_S = 0.25  # a cell slower than this gets one warm-up call instead of the prepared-plan warm-up
 WARMUP_CALLS = 6  # psycopg prepares on the 5th execution; the server may pick its generic plan on the 6th
-
-# The cursor the API hands out for page p: the (sort key, id) of the last row of page p - 1.
-_LIST_CURSOR = """
-SELECT last_activity_at AS at, id FROM conversations WHERE user_id = %(user_id)s
-ORDER BY last_activity_at DESC, id DESC OFFSET %(depth)s LIMIT 1
-"""
-_LOAD_CURSOR = """
-SELECT created_at AS at, id FROM messages WHERE conversation_id = %(conversation_id)s
-ORDER BY created_at DESC, id DESC OFFSET %(depth)s LIMIT 1
-"""
 
 Cursors = dict[tuple[str, int], tuple[Any, uuid.UUID]]  # (operation, page) -> (created_at|last_activity_at, id)
 
@@ -96,16 +86,14 @@ def find_cursors(conn: psycopg.Connection, points: Points) -> Cursors:
     """(created_at|last_activity_at, id) of the last row of page p - 1: the cursor the API would hand out."""
     ids = points.ids
     found: Cursors = {}
-    for operation, pages, query, values in (
-        ("list_conversations", points.list_pages, _LIST_CURSOR, {"user_id": ids.heaviest_user_id}),
-        ("load_messages", points.load_pages, _LOAD_CURSOR, {"conversation_id": ids.longest_conversation_id}),
+    for operation, pages, owner in (
+        ("list_conversations", points.list_pages, ids.heaviest_user_id),
+        ("load_messages", points.load_pages, ids.longest_conversation_id),
     ):
         for page in pages:
-            if page > 1:
-                with conn.cursor(row_factory=namedtuple_row) as cur:
-                    row = cur.execute(query, {**values, "depth": (page - 1) * PAGE_SIZE - 1}).fetchone()
-                if row:
-                    found[(operation, page)] = (row.at, row.id)
+            # The cursor the API hands out for page p: the (sort key, id) of the last row of page p - 1.
+            if page > 1 and (cursor := deep_cursor(conn, operation, owner, (page - 1) * PAGE_SIZE - 1)):
+                found[(operation, page)] = cursor
     return found
 
 

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows, interesting_ids
 
-__all__ = ["Case", "DataPoints", "data_points", "cases_for"]
+__all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor"]
 
 SEND_MESSAGE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://chatschema/plans/send")
 SEND_CONTENT = "Plan check: " + "the quick brown fox jumps over the lazy dog " * 5
@@ -58,14 +58,26 @@ class DataPoints:
         return self.until - timedelta(days=RANGE_DAYS)
 
 
-_WHALE_CURSOR = """
-SELECT last_activity_at, id FROM conversations WHERE user_id = %(user)s
+# The cursor the API hands out after ``depth`` rows of a list: the (sort key, id) of row ``depth``.
+_DEEP_CURSORS = {
+    "list_conversations": """
+SELECT last_activity_at AS at, id FROM conversations WHERE user_id = %(owner)s
 ORDER BY last_activity_at DESC, id DESC OFFSET %(depth)s LIMIT 1
-"""
-_LONGEST_CURSOR = """
-SELECT created_at, id FROM messages WHERE conversation_id = %(conversation)s
+""",
+    "load_messages": """
+SELECT created_at AS at, id FROM messages WHERE conversation_id = %(owner)s
 ORDER BY created_at DESC, id DESC OFFSET %(depth)s LIMIT 1
-"""
+""",
+}
+
+
+def deep_cursor(conn: psycopg.Connection, operation: str, owner: uuid.UUID, depth: int) -> tuple[Any, uuid.UUID] | None:
+    """(sort key, id) of the row at ``depth`` (0-based) of a user's conversations (``list_conversations``,
+    ``owner`` the user) or of a conversation's messages (``load_messages``, ``owner`` the conversation),
+    newest first; None when the list is shorter. Needs the schema at head for the conversations."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(_DEEP_CURSORS[operation], {"owner": owner, "depth": depth}).fetchone()
+    return (found["at"], found["id"]) if found else None
 _NEWEST = "SELECT max(created_at) FROM messages WHERE conversation_id = %(conversation)s"
 _TABLE_ROWS = """
 SELECT c.relname, greatest(c.reltuples, 0) FROM pg_class c
@@ -85,13 +97,8 @@ def data_points(conn: psycopg.Connection) -> DataPoints:
     whale_cursor = longest_cursor = None
     row = conn.execute(_HAS_ACTIVITY).fetchone()
     if row and row[0]:
-        with conn.cursor(row_factory=dict_row) as cur:
-            found = cur.execute(_WHALE_CURSOR, {"user": ids.heaviest_user_id, "depth": whale_middle}).fetchone()
-            whale_cursor = (found["last_activity_at"], found["id"]) if found else None
-            found = cur.execute(
-                _LONGEST_CURSOR, {"conversation": ids.longest_conversation_id, "depth": longest_middle}
-            ).fetchone()
-            longest_cursor = (found["created_at"], found["id"]) if found else None
+        whale_cursor = deep_cursor(conn, "list_conversations", ids.heaviest_user_id, whale_middle)
+        longest_cursor = deep_cursor(conn, "load_messages", ids.longest_conversation_id, longest_middle)
     newest = conn.execute(_NEWEST, {"conversation": ids.longest_conversation_id}).fetchone()
     until = (newest[0].date() if newest and newest[0] else date.today()) + timedelta(days=1)
     table_rows = {name: float(n) for name, n in conn.execute(_TABLE_ROWS)}

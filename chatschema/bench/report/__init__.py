@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...errors import ChatSchemaError
+from ...errors import MissingDependency
 from .lookup import HEADLINE, SEED_PLAN, VARIANT_LABELS, VARIANTS, Row
 from .markdown import render_markdown
 from .targets import Target, targets
@@ -37,13 +37,13 @@ INSTALL = "pip install 'chatschema[bench]'"
 
 
 def require_plots() -> None:
-    """Raise ChatSchemaError, saying how to install it, when matplotlib (the ``bench`` extra) is missing."""
+    """Raise MissingDependency, saying how to install it, when matplotlib (the ``bench`` extra) is missing."""
     try:
         found = importlib.util.find_spec("matplotlib") is not None
     except ValueError:  # a module object without a spec stands in for it
         found = False
     if not found:
-        raise ChatSchemaError(f"the benchmark report's plots need matplotlib: {INSTALL}")
+        raise MissingDependency(f"the benchmark report's plots need matplotlib: {INSTALL}")
 
 
 def write_plots(run: dict[str, Any], directory: Path) -> list[Path]:
