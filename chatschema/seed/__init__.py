@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
-from psycopg.rows import namedtuple_row
+from psycopg.rows import dict_row
 
 from .. import migrate, server
 from ..errors import ChatSchemaError, ConfigError, LockTimeout, UnknownRevision
@@ -175,9 +175,8 @@ def _with_lock_timeout(conninfo: str, lock_timeout_ms: int | None) -> str:
         return conninfo
     if isinstance(lock_timeout_ms, bool) or not isinstance(lock_timeout_ms, int) or lock_timeout_ms < 0:
         raise ConfigError(f"--lock-timeout: expected a duration of 0 ms or more, got {lock_timeout_ms!r}")
-    params = pg_conninfo.conninfo_to_dict(conninfo)
-    params["options"] = f"{params.get('options') or ''} -c lock_timeout={lock_timeout_ms}ms".strip()
-    return pg_conninfo.make_conninfo(**params)
+    options = pg_conninfo.conninfo_to_dict(conninfo).get("options") or ""
+    return pg_conninfo.make_conninfo(conninfo, options=f"{options} -c lock_timeout={lock_timeout_ms}ms".strip())
 
 
 def _load(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], scale: Scale, params: dict[str, Any],
@@ -215,10 +214,10 @@ def _claim(loader: psycopg.Connection, target: str, replace: bool) -> tuple[str,
     summaries = has_summaries(loader)
     # Locked before they are looked at, so that no row arrives between the look and the load.
     loader.execute(LOCK)
-    with loader.cursor(row_factory=namedtuple_row) as cur:
+    with loader.cursor(row_factory=dict_row) as cur:
         existing = cur.execute(EXISTING_ROWS).fetchone()
     assert existing is not None
-    counts = (existing.users, existing.conversations, existing.messages)
+    counts = (existing["users"], existing["conversations"], existing["messages"])
     if any(counts) and not replace:
         users, convs, msgs = (f"{n:,}" if n < 1000 else "1,000+" for n in counts)
         raise ConfigError(
@@ -231,16 +230,17 @@ def _claim(loader: psycopg.Connection, target: str, replace: bool) -> tuple[str,
 
 def _revision(conn: psycopg.Connection, target: str) -> str:
     """The database's revision; refuses a database without chatschema's tables or at an unknown revision."""
-    with conn.cursor(row_factory=namedtuple_row) as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         present = cur.execute(SCHEMA_PRESENT).fetchone()
-        found = cur.execute("SELECT version_num FROM alembic_version").fetchone() if present.has_version else None
-    rev = found.version_num if found else None
+        assert present is not None
+        found = cur.execute("SELECT version_num FROM alembic_version").fetchone() if present["has_version"] else None
+    rev = found["version_num"] if found else None
     if rev is not None and rev not in {r.revision for r in migrate.history()}:
         raise UnknownRevision(
             f"the database is at revision {rev!r}, which this version of chatschema does not know "
             f"(migrated by a newer chatschema or another tool); nothing was seeded"
         )
-    if rev is None or not present.has_tables:
+    if rev is None or not present["has_tables"]:
         raise ConfigError(
             f"{target} has no chatschema tables to seed; run `chatschema upgrade` first "
             f"(any revision from 0001 on)"

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.rows import namedtuple_row
+from psycopg.rows import class_row
 
 from .statements import read
 
-__all__ = ["Deferred", "attempt", "empty", "defer", "rebuild"]
+__all__ = ["Statement", "Deferred", "attempt", "empty", "defer", "rebuild"]
 
 # users is small (tens of thousands of rows at most): its key is maintained as it loads.
 DEFERRED_TABLES = ("conversations", "messages")
@@ -32,6 +32,8 @@ RAISE_MAINTENANCE_WORK_MEM = read("maintenance_work_mem")
 TRUNCATE = "TRUNCATE users, conversations, messages"
 TRUNCATE_CASCADE = "TRUNCATE users, conversations, messages CASCADE"
 
+Statement = sql.SQL | sql.Composed
+
 # Refusals that leave an optimisation out rather than fail the seed (see attempt).
 REFUSED = (
     pg_errors.DependentObjectsStillExist,
@@ -41,11 +43,11 @@ REFUSED = (
 )
 
 
-def attempt(conn: psycopg.Connection, statement: str | sql.Composable) -> bool:
+def attempt(conn: psycopg.Connection, statement: str | Statement) -> bool:
     """Run ``statement`` in a savepoint; False, with nothing changed, if PostgreSQL refuses it."""
     try:
         with conn.transaction():
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
     except REFUSED:
         return False
     return True
@@ -68,18 +70,40 @@ def empty(conn: psycopg.Connection, replace: bool) -> bool:
 class Deferred:
     """An index or foreign key dropped for the load, and the statements that build it again."""
 
-    drop: sql.Composable
-    rebuild: tuple[sql.Composable, ...]
+    drop: Statement
+    rebuild: tuple[Statement, ...]
     order: int  # primary keys first (a foreign key needs the key it refers to), indexes, foreign keys
+
+
+@dataclass(frozen=True)
+class _ForeignKey:
+    """A row of sql/deferred_foreign_keys.sql."""
+
+    schema_name: str
+    table_name: str
+    constraint_name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A row of sql/deferred_indexes.sql; ``constraint_name`` is the primary key the index is behind."""
+
+    schema_name: str
+    table_name: str
+    index_name: str
+    constraint_name: str | None
+    definition: str
 
 
 def _found(conn: psycopg.Connection) -> list[Deferred]:
     """What the catalog says may be deferred, foreign keys first."""
     tables = {"tables": list(DEFERRED_TABLES)}
     found: list[Deferred] = []
-    with conn.cursor(row_factory=namedtuple_row) as cur:
-        foreign_keys = cur.execute(DEFERRED_FOREIGN_KEYS, tables).fetchall()  # type: ignore[arg-type]
-        indexes = cur.execute(DEFERRED_INDEXES, tables).fetchall()  # type: ignore[arg-type]
+    with conn.cursor(row_factory=class_row(_ForeignKey)) as keys:
+        foreign_keys = keys.execute(DEFERRED_FOREIGN_KEYS, tables).fetchall()
+    with conn.cursor(row_factory=class_row(_Index)) as cur:
+        indexes = cur.execute(DEFERRED_INDEXES, tables).fetchall()
     for key in foreign_keys:
         on = sql.Identifier(key.schema_name, key.table_name)
         name = sql.Identifier(key.constraint_name)

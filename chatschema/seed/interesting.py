@@ -13,7 +13,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import namedtuple_row
+from psycopg.rows import class_row, dict_row
 
 from ..errors import ConfigError
 from .statements import read
@@ -53,11 +53,30 @@ class InterestingRows:
     empty_conversation_user_id: UUID | None
 
 
+@dataclass(frozen=True)
+class _User:
+    """A row of sql/interesting_users.sql."""
+
+    kind: str  # heaviest, typical, idle
+    user_id: UUID
+    n: int  # conversations
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    """A row of sql/interesting_conversations.sql."""
+
+    kind: str  # longest, typical, empty
+    id: UUID
+    user_id: UUID
+    n: int  # messages
+
+
 def has_summaries(conn: psycopg.Connection) -> bool:
     """Whether ``conversations`` has every one of SUMMARY_COLUMNS."""
-    with conn.cursor(row_factory=namedtuple_row) as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(HAS_SUMMARIES, (list(SUMMARY_COLUMNS),)).fetchone()
-    return row is not None and int(row.present) == len(SUMMARY_COLUMNS)
+    return row is not None and int(row["present"]) == len(SUMMARY_COLUMNS)
 
 
 def interesting_ids(conn: psycopg.Connection) -> InterestingRows:
@@ -67,10 +86,11 @@ def interesting_ids(conn: psycopg.Connection) -> InterestingRows:
     schema has it, else counts messages. Ties go to the smallest id, so the answer is stable.
     """
     source = SIZES_FROM_SUMMARIES if has_summaries(conn) else SIZES_FROM_MESSAGES
-    query = sql.SQL(PER_CONVERSATION).format(source=sql.SQL(source))  # type: ignore[arg-type]
-    with conn.cursor(row_factory=namedtuple_row) as cur:
-        users = {row.kind: row for row in cur.execute(PER_USER)}  # type: ignore[arg-type]
-        convs = {row.kind: row for row in cur.execute(query)}
+    query = sql.SQL(PER_CONVERSATION).format(source=sql.SQL(source))
+    with conn.cursor(row_factory=class_row(_User)) as per_user:
+        users = {row.kind: row for row in per_user.execute(PER_USER)}
+    with conn.cursor(row_factory=class_row(_Conversation)) as per_conversation:
+        convs = {row.kind: row for row in per_conversation.execute(query)}
     if "heaviest" not in users or "longest" not in convs:
         raise ConfigError("the database has no conversations; run `chatschema seed` first")
     heaviest, typical, idle = users["heaviest"], users["typical"], users.get("idle")

@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import namedtuple_row
+from psycopg.rows import dict_row
 
 from .. import server
 from ..vocabulary import PREVIEW_CHARS
@@ -89,7 +89,7 @@ COPY_FIELDS = {
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, no flags, no header extension
 COPY_TRAILER = b"\xff\xff"
 
-Job = tuple[sql.Composable, dict[str, Any]]
+Job = tuple[sql.Composed, dict[str, Any]]
 """A window's statement (see ``Rows.chunks``) and its parameters."""
 
 
@@ -118,10 +118,10 @@ class Rows:
             for name, kind in self.columns
         ]
         row = sql.SQL(" || ").join([sql.Literal(len(fields).to_bytes(2, "big")), *fields])
-        return sql.SQL(CHUNKS).format(  # type: ignore[arg-type]
+        return sql.SQL(CHUNKS).format(
             row=row,
             order=sql.SQL(", ").join(sql.Identifier("r", name) for name in self.order),
-            select=sql.SQL(select),  # type: ignore[arg-type]
+            select=sql.SQL(select),
         )
 
 
@@ -159,8 +159,8 @@ def prepare(conn: psycopg.Connection, params: dict[str, Any]) -> None:
     conn.execute("SET work_mem = '256MB'")  # the plan's window sums and each chunk's sort stay in memory
     conn.execute("SET jit = off")  # compiling each chunk's expressions costs more than it saves here
     for statement in (*FUNCTIONS, PLAN_TABLE):
-        conn.execute(statement)  # type: ignore[arg-type]
-    conn.execute(PLAN_FILL, params)  # type: ignore[arg-type]
+        conn.execute(statement)
+    conn.execute(PLAN_FILL, params)
     conn.execute(INDEX_PLAN)
     conn.execute(ANALYZE_PLAN)
     conn.commit()
@@ -169,10 +169,10 @@ def prepare(conn: psycopg.Connection, params: dict[str, Any]) -> None:
 
 def plan_span(conn: psycopg.Connection) -> tuple[int, int]:
     """The end of the plan's time (seconds) and the longest a conversation lasts, from a prepared session."""
-    with conn.cursor(row_factory=namedtuple_row) as cur:
-        row = cur.execute(PLAN_SPAN).fetchone()  # type: ignore[arg-type]
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(PLAN_SPAN).fetchone()
     assert row is not None
-    return int(row.span), int(row.max_span)
+    return int(row["span"]), int(row["max_span"])
 
 
 def _windows(end: int, count: int) -> list[tuple[int, int]]:
@@ -229,10 +229,10 @@ def _generate(conn: psycopg.Connection, jobs: list[Job], out: queue.Queue[object
                     raise _Stopped from None
 
     try:
-        with conn.cursor(binary=True, row_factory=namedtuple_row) as cur:
+        with conn.cursor(binary=True, row_factory=dict_row) as cur:
             for statement, params in jobs:
-                for row in cur.stream(statement, params):  # type: ignore[arg-type]
-                    put((row.chunk, row.row_count))
+                for row in cur.stream(statement, params):
+                    put((row["chunk"], row["row_count"]))
                 put(None)
     except _Stopped:
         pass
@@ -247,7 +247,7 @@ def copy_windows(
     pool: ThreadPoolExecutor,
     loader: psycopg.Connection,
     generators: list[psycopg.Connection],
-    copy_in: sql.Composable,
+    copy_in: sql.Composed,
     jobs: list[Job],
     on_done: Callable[[int], None],
 ) -> None:

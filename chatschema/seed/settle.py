@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import namedtuple_row
+from psycopg.rows import dict_row
 
 from ..views import VIEWS, refresh_views
 from .load import Unit, dispatch
@@ -52,8 +52,8 @@ def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     cleaned, so VACUUM would leave it out of the visibility map and index-only scans would miss it.
     ANALYZE only samples, so the refresh may read messages meanwhile: the two longest steps overlap.
     """
-    with conn.cursor(row_factory=namedtuple_row) as cur:
-        existing = {row.matviewname for row in cur.execute(EXISTING_VIEWS, ([v.name for v in VIEWS],))}
+    with conn.cursor(row_factory=dict_row) as cur:
+        existing = {row["matviewname"] for row in cur.execute(EXISTING_VIEWS, ([v.name for v in VIEWS],))}
     views: list[Unit] = []
     if len(existing) == len(VIEWS):
         views = [_refresh, *(_maintain("VACUUM (ANALYZE)", v.name) for v in VIEWS)]
