@@ -8,11 +8,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from chatschema import migrate, seed
+from chatschema import migrate
 from chatschema.check import compare_schema
 from chatschema.cli import main
-from chatschema.errors import ChatSchemaError, ConfigError, InvalidInput, UnknownRevision
-from chatschema.seed import SCALES, interesting_ids, seed_database
+from chatschema.errors import ChatSchemaError, ConfigError, LockTimeout, UnknownRevision
+from chatschema.seed import SCALES, interesting_ids, load, seed_database
 
 from .populate import checksums, summary_mismatches
 
@@ -187,9 +187,9 @@ def test_same_seed_same_bytes_whatever_the_chunking(new_database, monkeypatch):
     for settings in (one, two, other):
         migrate.upgrade(settings)
     seed_database(one.dsn, scale="tiny", messages=3000, seed=7)
-    monkeypatch.setattr(seed, "CHUNK_MESSAGES", 97)
-    monkeypatch.setattr(seed, "CHUNK_CONVERSATIONS", 13)
-    monkeypatch.setattr(seed, "LOAD_SESSIONS", 1)
+    monkeypatch.setattr(load, "CHUNK_MESSAGES", 97)
+    monkeypatch.setattr(load, "CHUNK_CONVERSATIONS", 13)
+    monkeypatch.setattr(load, "LOAD_SESSIONS", 1)
     seed_database(two.dsn, scale="tiny", messages=3000, seed=7)
     seed_database(other.dsn, scale="tiny", messages=3000, seed=8)
     assert fingerprint(one.dsn) == fingerprint(two.dsn)
@@ -251,13 +251,38 @@ def test_refuses_a_revision_it_does_not_know(new_database):
         ({"scale": "huge"}, "--scale: expected one of tiny, ci, bench, large, got 'huge'"),
         ({"messages": 99}, "--messages: expected a whole number of at least 100, got 99"),
         ({"seed": -1}, "--seed: expected a whole number from 0 to 1099511627775, got -1"),
+        ({"lock_timeout_ms": -5}, "--lock-timeout: expected a duration of 0 ms or more, got -5"),
     ],
-    ids=["unknown scale", "too few messages", "negative seed"],
+    ids=["unknown scale", "too few messages", "negative seed", "negative lock timeout"],
 )
 def test_bad_arguments_are_rejected_before_connecting(kwargs, message):
-    with pytest.raises(InvalidInput) as rejected:
+    with pytest.raises(ConfigError) as rejected:
         seed_database("host=/nonexistent dbname=nothing", **kwargs)
     assert str(rejected.value) == message
+
+
+def test_lock_timeout_bounds_the_wait_for_the_tables(new_database):
+    """Every session gets ``lock_timeout_ms``: a reader holding users makes the seed give up, and
+    without it the same seed goes through."""
+    settings = new_database("seed_locked")
+    migrate.upgrade(settings)
+    with psycopg.connect(settings.dsn) as reader:
+        reader.execute("LOCK TABLE users IN ACCESS SHARE MODE")
+        with pytest.raises(LockTimeout, match=r"^lock_timeout expired while seeding .+ Nothing was seeded\. "
+                                              r"Re-run when it ends, or raise --lock-timeout\.$"):
+            seed_database(settings.dsn, scale="tiny", messages=1000, lock_timeout_ms=100)
+    assert seed_database(settings.dsn, scale="tiny", messages=1000, lock_timeout_ms=100).messages == 1000
+
+
+def test_cli_passes_its_lock_timeout_to_the_seed(new_database):
+    settings = new_database("seed_cli_locked")
+    migrate.upgrade(settings)
+    with psycopg.connect(settings.dsn) as reader:
+        reader.execute("LOCK TABLE messages IN ACCESS SHARE MODE")
+        result = run("seed", "--scale", "tiny", "--messages", "1000", "--lock-timeout", "100ms", "--dsn", settings.dsn)
+    assert result.exit_code == 2 and "Error: lock_timeout expired while seeding " in result.output
+    with psycopg.connect(settings.dsn) as conn:
+        assert scalar(conn, "SELECT count(*) FROM users") == 0
 
 
 def refuse_messages(dsn: str) -> None:

@@ -35,13 +35,9 @@ def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings:
         chatschema upgrade && chatschema seed --scale ci
         chatschema seed --scale large --seed 7 --replace --dsn postgresql://dba@bench/chat
     """
-    from psycopg import conninfo as pg_conninfo
-
     from ..seed import seed_database
 
-    params = pg_conninfo.conninfo_to_dict(server.conninfo(settings))
-    params["options"] = f"{params.get('options') or ''} -c lock_timeout={settings.lock_timeout_ms}ms".strip()
-    info = pg_conninfo.make_conninfo(**params)
+    info = server.conninfo(settings)
     bar = progress_bar()  # started by the first chunk, so a refusal prints nothing but its error
     tasks: dict[str, Any] = {}
 
@@ -53,7 +49,8 @@ def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings:
         bar.update(tasks[name], completed=done, total=total)
 
     try:
-        report = seed_database(info, scale=scale, messages=messages, seed=seed_, replace=replace, progress=progress)
+        report = seed_database(info, scale=scale, messages=messages, seed=seed_, replace=replace, progress=progress,
+                               lock_timeout_ms=settings.lock_timeout_ms)
     finally:
         if tasks:
             bar.stop()

@@ -1,0 +1,1 @@
+SELECT id, user_id, message_count AS n FROM conversations
