@@ -1,5 +1,5 @@
-"""Migrating from an installed wheel, not from the source tree (Alembic's package-resource
-script_location has no upstream tests)."""
+"""Migrating and seeding from an installed wheel, not from the source tree: Alembic's package-resource
+script_location has no upstream tests, and the seed reads its SQL files as package data."""
 
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ import sys, chatschema
 from chatschema import migrate
 from chatschema.settings import Settings
 assert chatschema.__file__.startswith(sys.argv[1]), chatschema.__file__
+from chatschema.seed import seed_database
 applied = migrate.upgrade(Settings(dsn=sys.argv[2]))
 print(",".join(r.revision for r in applied))
+print(seed_database(sys.argv[2], scale="tiny").messages)
 """
 
 
 @pytest.mark.slow
-def test_installed_wheel_migrates_to_head(tmp_path, new_database):
+def test_installed_wheel_migrates_to_head_and_seeds(tmp_path, new_database):
     settings = new_database("wheel")
     wheels, target = tmp_path / "wheels", tmp_path / "site"
     subprocess.run(
@@ -40,4 +42,4 @@ def test_installed_wheel_migrates_to_head(tmp_path, new_database):
         [sys.executable, "-c", SCRIPT, str(target), settings.dsn],
         cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
     )
-    assert done.stdout.strip() == "0001,0002,0003,0004,0005,0006,0007"
+    assert done.stdout.split() == ["0001,0002,0003,0004,0005,0006,0007", "5000"]
