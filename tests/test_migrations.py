@@ -281,9 +281,7 @@ def test_an_index_another_session_is_building_is_left_alone(new_database):
     migrate.upgrade(settings, "0001")
     with psycopg.connect(settings.dsn) as conn:
         populate(conn, users=10, conversations=50, messages=500)
-    holder = psycopg.connect(settings.dsn)
-    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    holder.execute("SELECT 1 FROM users LIMIT 1")
+    holder = hold_snapshot(settings, seconds=0)
     builder = psycopg.connect(settings.dsn, autocommit=True)
     outcome: list[BaseException] = []
 
