@@ -1,7 +1,7 @@
 """Measure the writers' latency while a seeded database migrates from 0001 to head under traffic.
 
-The same harness as tests/test_live_migration.py (writers switch from the plain INSERT to the
-send statement between 0003 and 0004, readers keep listing), on a bigger database made by
+The same harness as tests/test_live_migration.py (tests/live_traffic.py: writers switch from the
+plain INSERT to the send statement between 0003 and 0004, readers keep listing), on a bigger database made by
 ``chatschema.seed``. Not collected by pytest; run it by hand:
 
     python -m tests.measure_live_migration --messages 1000000               # embedded PostgreSQL 18
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,8 +27,8 @@ from chatschema.check import check
 from chatschema.seed import seed_database
 from chatschema.settings import Settings
 
+from .live_traffic import READERS, WRITERS, p99, upgrade_under_traffic
 from .populate import summary_mismatches
-from .test_live_migration import READERS, WRITERS, Traffic, p99
 
 
 def main() -> None:
@@ -61,42 +60,21 @@ def main() -> None:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database())), "
                                 "pg_size_pretty(pg_total_relation_size('messages')), "
                                 "pg_size_pretty(pg_total_relation_size('conversations'))").fetchone()
-            pairs = conn.execute("SELECT id, user_id FROM conversations").fetchall()
-        traffic = Traffic(settings.dsn, pairs)
-        traffic.switched = [threading.Event() for _ in range(WRITERS)]
-        threads = [threading.Thread(target=traffic.writer, args=(n,)) for n in range(WRITERS)]
-        threads += [threading.Thread(target=traffic.reader, args=(n,)) for n in range(READERS)]
-        warnings: list[str] = []
         timings: list[str] = []
-        for t in threads:
-            t.start()
-        try:
-            time.sleep(2)
-            before = [s for _, s in traffic.writes]
-            began = time.perf_counter()
-            on_rev = lambda r: timings.append(f"{r.revision} {r.seconds:.1f}s")  # noqa: E731
-            migrate.upgrade(settings, "0003", on_warning=warnings.append, on_revision=on_rev)
-            traffic.use_send.set()
-            assert all(e.wait(10) for e in traffic.switched)
-            migrate.upgrade(settings, "head", on_warning=warnings.append, on_revision=on_rev)
-            ended = time.perf_counter()
-            time.sleep(2)
-        finally:
-            traffic.stop.set()
-            for t in threads:
-                t.join(30)
+        live = upgrade_under_traffic(settings, quiet_s=2,
+                                     on_revision=lambda r: timings.append(f"{r.revision} {r.seconds:.1f}s"))
+        traffic, warnings = live.traffic, live.warnings
         assert traffic.errors == [], traffic.errors
         with psycopg.connect(settings.dsn) as conn:
             present = conn.execute("SELECT count(*) FROM messages WHERE id = ANY(%s)", (traffic.acked,)).fetchone()[0]
             mismatches = summary_mismatches(conn)
         drift = check(settings)[2]
-        during = [s for t0, s in traffic.writes if began <= t0 <= ended]
-        reads = [s for t0, s in traffic.reads if began <= t0 <= ended]
+        before, during, reads = live.before, live.during, live.reads_during
         ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
         print(f"PostgreSQL {version}; seeded {report.users:,} users, {report.conversations:,} conversations, "
               f"{report.messages:,} messages in {seeded:.0f}s; database {size[0]} (messages {size[1]}, "
               f"conversations {size[2]})")
-        print(f"migration 0001 -> head under {WRITERS} writers + {READERS} readers: {ended - began:.1f}s "
+        print(f"migration 0001 -> head under {WRITERS} writers + {READERS} readers: {live.ended - live.began:.1f}s "
               f"({', '.join(timings)}); lock_timeout {args.lock_timeout}")
         print(f"writers before the migration: {len(before)} writes, p99 {ms(p99(before))}")
         print(f"writers during the migration: {len(during)} writes, p50 {ms(sorted(during)[len(during) // 2])}, "

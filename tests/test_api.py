@@ -23,23 +23,16 @@ from chatschema.errors import InvalidInput, NotFound
 from chatschema.views import refresh_views
 
 from .populate import summary_mismatches
-from .test_catalog import Cases, build, pick_cases
+from .skewed import Cases
 
 # --- fixtures --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def data(new_database) -> tuple[str, Cases]:
-    """The skewed data of test_catalog, migrated from 0001 to head."""
-    settings = new_database("api")
-    migrate.upgrade(settings, "0001")
-    build(settings.dsn)
-    with psycopg.connect(settings.dsn) as conn:
-        cases = pick_cases(conn)
-    migrate.upgrade(settings, "head")
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        conn.execute("ANALYZE")
-    return settings.dsn, cases
+def data(skewed_databases, new_database) -> tuple[str, Cases]:
+    """The skewed data of test_catalog, migrated from 0001 to head: a copy, since these tests write."""
+    settings = new_database("api", template=skewed_databases.at_head)
+    return settings.dsn, skewed_databases.cases
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import click
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -22,11 +23,30 @@ def dsn_args(settings) -> list[str]:
     return ["--dsn", settings.dsn]
 
 
-COMMANDS = [["upgrade"], ["downgrade"], ["current"], ["history"], ["sql"], ["check"], ["lint"], ["doctor"],
-            ["views", "refresh"], ["demo"]]
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/chat"  # nothing listens on port 1
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command the CLI offers, as the words that invoke it (subgroups walked, not listed)."""
+    found: list[tuple[str, ...]] = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+COMMANDS = commands(main)
+
+
+def test_the_commands_users_know_are_still_there():
+    assert {("upgrade",), ("downgrade",), ("current",), ("history",), ("sql",), ("check",), ("lint",), ("doctor",),
+            ("views", "refresh"), ("demo",), ("seed",), ("bench",), ("docs",), ("queries", "list"),
+            ("queries", "show"), ("plans", "verify"), ("plans", "show"), ("plans", "docs")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_with_an_example(command):
     result = run(*command, "--help")
     assert result.exit_code == 0
@@ -44,19 +64,20 @@ def test_upgrade_then_current_then_check(new_database):
     assert run("upgrade", *dsn_args(settings)).output.strip() == "Already at head; nothing to do."
 
 
-def test_unknown_revision_is_refused_before_connecting(new_database):
-    settings = new_database("unknown")
-    result = run("upgrade", "0099", *dsn_args(settings))
+@pytest.mark.parametrize("command", [["upgrade"], ["downgrade"], ["upgrade", "--dry-run"]], ids=" ".join)
+def test_unknown_revision_is_refused_before_connecting(command):
+    """Nothing listens on port 1: a command that connected first would fail with "cannot connect"
+    (test_unreachable_server_names_the_host) instead."""
+    result = run(*command, "0099", "--dsn", UNREACHABLE)
     assert result.exit_code == 2
     assert result.output.strip() == (
         "Error: unknown revision '0099'; known revisions are 0001, 0002, 0003, 0004, 0005, 0006, 0007 "
         "(see `chatschema history`)"
     )
-    assert migrate.current(settings) is None
 
 
 def test_unreachable_server_names_the_host():
-    result = run("current", "--dsn", "postgresql://nobody@127.0.0.1:1/chat")
+    result = run("current", "--dsn", UNREACHABLE)
     assert result.exit_code == 2
     assert result.output.startswith("Error: cannot connect to PostgreSQL at 127.0.0.1:1/chat: ")
 
@@ -77,7 +98,17 @@ def test_database_at_a_revision_this_code_does_not_know(new_database):
         assert conn.execute("SELECT to_regclass('ix_messages_conversation_recent')").fetchone()[0] is not None
 
 
-def hold(settings, statement: str, *, seconds: float = 1.1):
+# These tests' CHATSCHEMA_LONG_TRANSACTION: lock holders at least this old are named. Not lower: the
+# holder query of chatschema.migrate.locks at this base rounds ages to whole seconds (0.5 s counts as 1).
+LONG_TRANSACTION_S = 0.5
+
+
+@pytest.fixture
+def long_transaction(monkeypatch):
+    monkeypatch.setenv("CHATSCHEMA_LONG_TRANSACTION", f"{LONG_TRANSACTION_S * 1000:.0f}ms")
+
+
+def hold(settings, statement: str, *, seconds: float = LONG_TRANSACTION_S + 0.05):
     """Another session that has run ``statement`` and keeps its locks (idle in transaction)."""
     holder = psycopg.connect(settings.dsn)
     holder.execute(statement)
@@ -85,7 +116,8 @@ def hold(settings, statement: str, *, seconds: float = 1.1):
     return holder
 
 
-def test_lock_that_cannot_be_taken_is_retried_then_names_table_and_holder_and_changes_nothing(new_database):
+def test_lock_that_cannot_be_taken_is_retried_then_names_table_and_holder_and_changes_nothing(
+        new_database, long_transaction):
     settings = new_database("locked")
     migrate.upgrade(settings, "0002")
     holder = hold(settings, "SELECT count(*) FROM conversations")  # ACCESS SHARE, held until rollback
@@ -161,7 +193,29 @@ def test_a_retry_succeeds_once_the_holder_lets_go(new_database):
     assert migrate.current(settings) == "0003"
 
 
-def test_a_downgrade_under_a_held_lock_fails_cleanly(new_database):
+def test_a_holder_younger_than_a_long_transaction_is_not_named(new_database, monkeypatch):
+    """The twin of the test above: the same lock held by a transaction younger than the threshold."""
+    monkeypatch.setenv("CHATSCHEMA_LONG_TRANSACTION", "1h")
+    settings = new_database("younglock")
+    migrate.upgrade(settings, "0002")
+    holder = hold(settings, "SELECT count(*) FROM conversations")
+    try:
+        holder_pid = holder.info.backend_pid
+        result = run("upgrade", "0003", "--lock-timeout", "100ms", "--lock-retries", "0", *dsn_args(settings))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 2
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith(
+        "Error: lock_timeout (100ms) expired waiting for ACCESS EXCLUSIVE on conversations in revision 0003")
+    # not named before it queued; named once it timed out, since it is what the migration waited for
+    assert "which these sessions hold conflicting locks" not in result.output
+    assert f"held by pid {holder_pid} (AccessShareLock, idle in transaction" in message
+    assert migrate.current(settings) == "0002"
+
+
+def test_a_downgrade_under_a_held_lock_fails_cleanly(new_database, long_transaction):
     settings = new_database("downlocked")
     migrate.upgrade(settings, "0003")
     holder = hold(settings, "SELECT count(*) FROM conversations")

@@ -125,18 +125,25 @@ WHERE i.indexrelid = to_regclass('ix_messages_conversation_recent')
 """
 
 
-def test_a_concurrent_build_cancelled_half_way_leaves_an_invalid_index_that_the_rerun_repairs(new_database):
-    settings = new_database("cancelled")
-    migrate.upgrade(settings, "0001")
-    with psycopg.connect(settings.dsn) as conn:
-        populate(conn, users=20, conversations=200, messages=2000)
-    # A transaction holding an old snapshot: the build waits for it after its scans, which is
-    # where it is cancelled, with the index entered in the catalog but not yet valid.
+def hold_snapshot(settings: Settings, *, seconds: float) -> psycopg.Connection:
+    """A transaction holding an old snapshot, ``seconds`` old: a concurrent build waits for it after its scans."""
     holder = psycopg.connect(settings.dsn)
     holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     holder.execute("SELECT count(*) FROM users")
+    time.sleep(seconds)
+    return holder
+
+
+def test_a_concurrent_build_cancelled_half_way_leaves_an_invalid_index_that_the_rerun_repairs(new_database):
+    # sessions whose transaction is 100 ms old are named; the holder is just older
+    settings = replace(new_database("cancelled"), long_transaction_ms=100)
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        populate(conn, users=20, conversations=200, messages=2000)
+    # The build is cancelled while it waits for the holder, with the index entered in the catalog
+    # but not yet valid.
+    holder = hold_snapshot(settings, seconds=0.15)
     holder_pid = holder.info.backend_pid
-    time.sleep(1.1)
     warnings: list[str] = []
     outcome: dict[str, BaseException] = {}
 
@@ -186,6 +193,32 @@ def test_a_concurrent_build_cancelled_half_way_leaves_an_invalid_index_that_the_
         assert valid is True and rebuilt != debris
         assert conn.execute("SELECT to_regclass('ix_messages_conversation_id')").fetchone()[0] is None
     assert [f for f in doctor.diagnose(settings) if f.kind == "invalid-index"] == []
+
+
+def test_a_snapshot_younger_than_a_long_transaction_is_not_named_before_a_concurrent_build(new_database):
+    """The twin of the test above: the build waits for the same kind of holder, too young to be named."""
+    settings = replace(new_database("youngsnapshot"), long_transaction_ms=3_600_000)
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn) as conn:
+        populate(conn, users=10, conversations=50, messages=500)
+    holder = hold_snapshot(settings, seconds=0.15)
+
+    def let_go_once_the_build_waits() -> None:
+        with psycopg.connect(settings.dsn, autocommit=True) as watcher:
+            wait_for(lambda: watcher.execute(
+                "SELECT 1 FROM pg_stat_progress_create_index WHERE phase = 'waiting for old snapshots'").fetchone())
+        holder.rollback()
+
+    releaser = threading.Thread(target=let_go_once_the_build_waits)
+    releaser.start()
+    warnings: list[str] = []
+    try:
+        applied = migrate.upgrade(settings, "0002", on_warning=warnings.append)
+    finally:
+        releaser.join(30)
+        holder.close()
+    assert [r.revision for r in applied] == ["0002"]
+    assert warnings == []
 
 
 def test_backfill_killed_mid_way_resumes_where_it_stopped_and_ends_exact(new_database):
@@ -248,9 +281,7 @@ def test_an_index_another_session_is_building_is_left_alone(new_database):
     migrate.upgrade(settings, "0001")
     with psycopg.connect(settings.dsn) as conn:
         populate(conn, users=10, conversations=50, messages=500)
-    holder = psycopg.connect(settings.dsn)
-    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    holder.execute("SELECT 1 FROM users LIMIT 1")
+    holder = hold_snapshot(settings, seconds=0)
     builder = psycopg.connect(settings.dsn, autocommit=True)
     outcome: list[BaseException] = []
 

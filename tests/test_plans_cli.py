@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-import uuid
 import xml.etree.ElementTree as ET
 
 import psycopg
 import pytest
 from click.testing import CliRunner
-from psycopg import sql
 
 from chatschema.cli import main
-from tests.plans.fixtures import seeded_plans_fixture  # noqa: F401 - registers the session fixture
 
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def plans_clone(seeded_plans, new_database):
+    """A copy of the session's verified database, for a test that breaks it."""
+    return new_database("plans_clone", template=seeded_plans.settings)
 
 
 @pytest.mark.parametrize("command", [["plans", "verify"], ["plans", "show"], ["plans", "docs"], ["demo"]],
@@ -49,15 +52,10 @@ def test_verify_junit_and_markdown(seeded_plans):
     assert result.exit_code == 0 and result.stdout.startswith("### chatschema plans: passed")
 
 
-def test_verify_exits_1_with_findings_and_shows_the_plan(seeded_plans):
-    with psycopg.connect(seeded_plans.info, autocommit=True) as conn:
-        definition = conn.execute("SELECT pg_get_indexdef('ix_conversations_user_activity'::regclass)").fetchone()[0]
+def test_verify_exits_1_with_findings_and_shows_the_plan(plans_clone):
+    with psycopg.connect(plans_clone.dsn, autocommit=True) as conn:
         conn.execute("DROP INDEX ix_conversations_user_activity")
-        try:
-            result = run("plans", "verify", "--dsn", seeded_plans.settings.dsn, "--query", "list_conversations",
-                         "--analyze")
-        finally:
-            conn.execute(definition)
+    result = run("plans", "verify", "--dsn", plans_clone.dsn, "--query", "list_conversations", "--analyze")
     assert result.exit_code == 1, result.output
     out = result.stdout
     assert "✗ list_conversations.optimized" in out
@@ -92,15 +90,10 @@ def test_show_draws_the_plan_with_the_contract_verdict(seeded_plans):
     assert "✓ the contract holds" in result.stdout
 
 
-def test_show_marks_the_node_that_breaks_the_contract(seeded_plans):
-    with psycopg.connect(seeded_plans.info, autocommit=True) as conn:
-        definition = conn.execute("SELECT pg_get_indexdef('ix_messages_conversation_recent'::regclass)").fetchone()[0]
+def test_show_marks_the_node_that_breaks_the_contract(plans_clone):
+    with psycopg.connect(plans_clone.dsn, autocommit=True) as conn:
         conn.execute("DROP INDEX ix_messages_conversation_recent")
-        try:
-            result = run("plans", "show", "conversation_view.optimized", "--dsn", seeded_plans.settings.dsn,
-                         "--mode", "probe")
-        finally:
-            conn.execute(definition)
+    result = run("plans", "show", "conversation_view.optimized", "--dsn", plans_clone.dsn, "--mode", "probe")
     assert result.exit_code == 1
     assert ("✗ index-not-used: conversation view (optimized) does not use ix_messages_conversation_recent"
             in result.stdout)
@@ -113,13 +106,10 @@ def test_show_names_the_cases_it_has(seeded_plans):
     assert "Error: --case: load_messages.optimized has the cases 'longest conversation, first page'" in result.output
 
 
-def test_demo_tells_the_whole_story(pg_server):
-    name = f"cs_demo_{uuid.uuid4().hex[:8]}"
-    try:
-        result = run("demo", "--dsn", pg_server.admin, "--messages", "50000", "--database", name)
-    finally:
-        with psycopg.connect(pg_server.admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def test_demo_tells_the_whole_story(seeded_plans):
+    """The session's plans database is the demo's: `chatschema demo --dsn <server> --messages 50000
+    --database <name>` (tests/plans/seeded.py), run once."""
+    result = seeded_plans.demo
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "verifying today's queries at revision 0001" in out

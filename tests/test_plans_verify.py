@@ -18,7 +18,6 @@ from chatschema.plans.metrics import sort_input_rows
 from chatschema.plans.pipeline import run
 from chatschema.plans.tree import SORT_NODES
 from chatschema.plans.verify import QueryResult, check_schema, connect, schema_indexes
-from tests.plans.fixtures import seeded_plans_fixture  # noqa: F401 - registers the session fixture
 
 OPTIMIZED = [q.name for q in all_queries() if q.variant == "optimized"]
 BEFORE = [q.name for q in all_queries() if q.variant != "optimized"]

@@ -31,13 +31,14 @@ from chatschema.queries import Query
 from chatschema.queries.contract import Contract, IndexUse
 from chatschema.plans.params import cases_for, data_points
 from chatschema.plans.explain import Explainer
-from chatschema.plans.pipeline import _drop, _fresh, settle
+from chatschema.plans.pipeline import settle
+from chatschema.scratch import drop, fresh
 from chatschema.seed import seed_database
 from chatschema.settings import Settings
 
+from .fixtures import MESSAGES, SMALL_MESSAGES
+
 CASES = Path(__file__).parent / "cases"
-MESSAGES = 50_000
-SMALL_MESSAGES = 12_500
 
 # A query designed as index-only: the per-conversation count the summary backfill reconciles with.
 COUNT_CONTRACT = Contract(
@@ -184,7 +185,7 @@ def _explain(info: str, spec: Spec, query: Query, data: Any) -> tuple[list[Any],
 
 
 def _prepare(settings: Settings, name: str, messages: int) -> tuple[Settings, str]:
-    db = _fresh(settings, name)
+    db = fresh(settings, name)
     info = server.conninfo(db)
     migrate.upgrade(db, "0001")
     seed_database(info, messages=messages)
@@ -233,7 +234,7 @@ def capture(settings: Settings) -> list[Path]:
                     "plans": docs,
                 }, indent=1, default=str) + "\n", encoding="utf-8")
                 written.append(path)
-        _drop(settings, name)
+        drop(settings, name)
     return written
 
 

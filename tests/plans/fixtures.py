@@ -1,4 +1,4 @@
-"""Helpers shared by the plan tests: fixtures loaded from tests/plans/cases, and the seeded database.
+"""Helpers shared by the plan tests: plan fixtures loaded from tests/plans/cases.
 
 Plan fixtures are EXPLAIN (FORMAT JSON) output captured from real servers by
 ``python -m tests.plans.capture``; they let the rules be tested without a database.
@@ -7,24 +7,25 @@ Plan fixtures are EXPLAIN (FORMAT JSON) output captured from real servers by
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from chatschema.queries.contract import Contract, IndexUse
 from chatschema.plans.rules import RULES, PlanSubject
 from chatschema.plans.tree import Plan, parse_plan
-from chatschema.settings import Settings
+
+__all__ = ["CASES_DIR", "CASE_FILES", "MESSAGES", "SMALL_MESSAGES", "VERSIONS", "PlanCase", "case_id", "contract_from", "find", "load", "rules_found"]
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("pg*/*.json"))
 
-# The seeded database of the DB tests: small enough to load in seconds, skewed enough that every
-# catalog query gets its production plan (a whale of ~3,000 conversations, a conversation of 13,500
-# messages); the growth database is a quarter of it.
+# The server versions fixtures were captured on: one folder each (pg15, pg16, pg18).
+VERSIONS = (15, 16, 18)
+
+# The seeded databases, of capture.py and of the DB tests (tests/plans/seeded.py): small enough to
+# load in seconds, skewed enough that every catalog query gets its production plan (a whale of ~3,000
+# conversations, a conversation of 13,500 messages); the growth database is a quarter of it.
 MESSAGES = 50_000
 SMALL_MESSAGES = 12_500
 
@@ -72,7 +73,15 @@ def load(path: Path) -> PlanCase:
 
 
 def find(name: str, version: int | None = None) -> list[PlanCase]:
-    return [load(p) for p in CASE_FILES if p.stem == name and (version is None or p.parent.name == f"pg{version}")]
+    """Fixture ``name`` as captured on ``version``, or on every version of VERSIONS (one case each).
+
+    A fixture that is missing (renamed, not captured on a version) fails the test that asked for it:
+    a loop over ``find(...)`` can never pass by looping over nothing.
+    """
+    versions = VERSIONS if version is None else (version,)
+    missing = [v for v in versions if not (CASES_DIR / f"pg{v}" / f"{name}.json").is_file()]
+    assert not missing, f"no fixture {name!r} captured on PostgreSQL {', '.join(map(str, missing))}"
+    return [load(CASES_DIR / f"pg{v}" / f"{name}.json") for v in versions]
 
 
 def rules_found(subject: PlanSubject) -> set[str]:
@@ -82,43 +91,3 @@ def rules_found(subject: PlanSubject) -> set[str]:
         if rule.scope == "query" or (rule.scope == "plan" and subject.mode in rule.modes):
             found.update(f.rule for f in rule.check(subject))
     return found
-
-
-@dataclass(frozen=True)
-class SeededPlans:
-    """The session's verified scratch database: results of every catalog query, and the growth run."""
-
-    settings: Settings
-    info: str
-    results: dict[str, Any]
-    small: dict[str, Any]
-    seed: Any
-    small_seed: Any
-    small_info: str
-
-
-# Built once per test session and server, though two test modules import the fixture (each import
-# registers its own fixture definition); the databases are dropped with the session's others.
-_BUILT: dict[str, SeededPlans] = {}
-
-
-def _build(new_database: Callable[[str], Settings]) -> SeededPlans:
-    from chatschema.plans import scratch_run, select_queries
-    from chatschema.plans.verify import check_growth
-
-    queries = select_queries("all")
-    settings = new_database("plans")
-    results, seed, info = scratch_run(settings, queries, messages=MESSAGES)
-    small, small_seed, small_info = scratch_run(new_database("plans_small"), queries, messages=SMALL_MESSAGES,
-                                                modes=("custom",), stability=False)
-    grown = check_growth(small, results, small_seed.messages, seed.messages)
-    return SeededPlans(settings, info, {r.name: r for r in grown}, {r.name: r for r in small}, seed, small_seed,
-                       small_info)
-
-
-@pytest.fixture(scope="session", name="seeded_plans")
-def seeded_plans_fixture(new_database: Callable[[str], Settings], pg_server: Any) -> SeededPlans:
-    """A database seeded at 0001, its today's queries verified, upgraded to head, optimized verified."""
-    if pg_server.admin not in _BUILT:
-        _BUILT[pg_server.admin] = _build(new_database)
-    return _BUILT[pg_server.admin]

@@ -1,0 +1,67 @@
+"""The plan tests' seeded databases, built once per session by tests/conftest.py (``seeded_plans``).
+
+The main database is the one ``chatschema demo`` makes: seeded at 0001 with 50,000 messages, today's
+and the seed plan's queries verified, upgraded to head, the optimized queries verified. The demo's
+test reads the demo's output; the validator's tests read its results (recorded from
+``pipeline.scratch_run``, which the demo calls once) and plan on its database. A second database,
+a quarter of it, answers how the buffers grow with the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from psycopg.conninfo import conninfo_to_dict
+
+from chatschema.settings import Settings
+
+from .fixtures import MESSAGES, SMALL_MESSAGES
+
+__all__ = ["SeededPlans", "build"]
+
+
+@dataclass(frozen=True)
+class SeededPlans:
+    """The session's verified scratch database: results of every catalog query, and the growth run."""
+
+    settings: Settings
+    info: str
+    results: dict[str, Any]
+    small: dict[str, Any]
+    seed: Any
+    small_seed: Any
+    small_info: str
+    demo: Result  # the `chatschema demo` run that made ``settings``' database
+
+
+def build(admin: str, new_database: Any) -> SeededPlans:
+    """Run the demo into a new database, recording what it verified; then the growth database."""
+    from chatschema.cli import main
+    from chatschema.plans import pipeline, select_queries
+    from chatschema.plans.verify import check_growth
+
+    settings = new_database("plans")  # the demo drops and recreates it; the session drops it
+    name = conninfo_to_dict(settings.dsn)["dbname"]
+    recorded: list[tuple[Any, Any, str]] = []
+    scratch_run = pipeline.scratch_run
+
+    def recording(*args: Any, **kwargs: Any) -> tuple[Any, Any, str]:
+        out = scratch_run(*args, **kwargs)
+        recorded.append(out)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "scratch_run", recording)
+        demo = CliRunner().invoke(main, ["demo", "--dsn", admin, "--messages", str(MESSAGES), "--database", name],
+                                  catch_exceptions=False)
+    assert len(recorded) == 1, f"the demo did not verify one database through pipeline.scratch_run:\n{demo.output}"
+    [(results, seed, info)] = recorded
+    small, small_seed, small_info = pipeline.scratch_run(
+        new_database("plans_small"), select_queries("all"), messages=SMALL_MESSAGES, modes=("custom",),
+        stability=False)
+    grown = check_growth(small, results, small_seed.messages, seed.messages)
+    return SeededPlans(settings, info, {r.name: r for r in grown}, {r.name: r for r in small}, seed, small_seed,
+                       small_info, demo)
