@@ -98,9 +98,8 @@ def test_database_at_a_revision_this_code_does_not_know(new_database):
         assert conn.execute("SELECT to_regclass('ix_messages_conversation_recent')").fetchone()[0] is not None
 
 
-# These tests' CHATSCHEMA_LONG_TRANSACTION: lock holders at least this old are named. Not lower: the
-# holder query of chatschema.migrate.locks at this base rounds ages to whole seconds (0.5 s counts as 1).
-LONG_TRANSACTION_S = 0.5
+# These tests' CHATSCHEMA_LONG_TRANSACTION: lock holders at least this old are named.
+LONG_TRANSACTION_S = 0.1
 
 
 @pytest.fixture

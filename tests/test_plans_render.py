@@ -15,7 +15,7 @@ from chatschema.plans.explain import PINNED, SCRATCH_COSTS
 from chatschema.plans.pipeline import Report
 from chatschema.plans.render import as_json, contract_marks, junit, markdown, render, text, tree
 from chatschema.plans.rules import check_plan
-from chatschema.plans.verify import CheckResult, QueryResult, _ordered
+from chatschema.plans.verify import CheckResult, QueryResult, ordered
 from tests.plans.fixtures import find
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plan-rules.md"
@@ -28,7 +28,7 @@ def _result(fixture: str) -> QueryResult:
     total, estimated, _ = subject.rows_read()
     check = CheckResult(case.data["case"], case.data["mode"], True, subject.plans, tuple(findings), total, estimated,
                         subject.plans[-1].buffers, subject.rows_returned)
-    return QueryResult(by_name(case.data["query"])[0], case.contract, (check,), _ordered(findings))
+    return QueryResult(by_name(case.data["query"])[0], case.contract, (check,), ordered(findings))
 
 
 def _report() -> Report:

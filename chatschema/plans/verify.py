@@ -35,6 +35,7 @@ __all__ = [
     "check_growth",
     "check_stability",
     "schema_indexes",
+    "ordered",
     "connect",
 ]
 
@@ -123,14 +124,14 @@ def verify_query(explainer: Explainer, query: Query, data: DataPoints, modes: Se
                                           total_buffers(plans), subject.rows_returned))
                 findings.extend(found)
     except ExplainFailed as exc:
-        return QueryResult(query, contract, tuple(checks), _ordered(findings), error=str(exc))
-    return QueryResult(query, contract, tuple(checks), _ordered(findings))
+        return QueryResult(query, contract, tuple(checks), ordered(findings), error=str(exc))
+    return QueryResult(query, contract, tuple(checks), ordered(findings))
 
 
 _MODE_ORDER = {"custom": 0, "generic": 1, "probe": 2, "": 3}
 
 
-def _ordered(findings: list[Finding]) -> tuple[Finding, ...]:
+def ordered(findings: list[Finding]) -> tuple[Finding, ...]:
     """The most telling first: by rule (the rules' order), then the real plan before generic and probe."""
     rule_order = {r.name: i for i, r in enumerate(RULES)}
     return tuple(sorted(findings, key=lambda f: (rule_order.get(f.rule, 99), _MODE_ORDER.get(f.mode, 3))))
