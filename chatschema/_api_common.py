@@ -167,13 +167,6 @@ class DailyTotal:
     active_conversations: int
 
 
-# The public name, so that type reprs, help() and pickles say chatschema.api.X, the path callers use.
-for _cls in (ConversationSummary, ConversationPage, MessageItem, MessagePage, ConversationView, SentMessage,
-             UserDailyCount, DailyTotal):
-    _cls.__module__ = "chatschema.api"
-del _cls
-
-
 @dataclass(frozen=True, slots=True)
 class _LoadRow:
     """A row of load_messages: the conversation, and one message or, for an empty one, NULLs."""

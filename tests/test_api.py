@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import subprocess
 import sys
 import tempfile
 import threading
+import typing
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -504,6 +506,15 @@ def test_importing_the_api_imports_no_orm_and_no_plotting(module):
 def test_the_import_check_sees_the_orm_when_it_is_imported():
     """The twin: the models do import SQLModel and pydantic, and the check says so."""
     assert {"sqlmodel", "pydantic"} <= _HEAVY & _top_level_imports("chatschema.models")
+
+
+def test_the_result_classes_annotations_resolve():
+    """Callers may read the results' types (dataclasses.fields, typing.get_type_hints): they must name
+    importable types, wherever the classes are defined."""
+    classes = [getattr(api, name) for name in api.__all__ if isinstance(getattr(api, name), type)]
+    assert len(classes) == 8
+    for cls in classes:
+        assert set(typing.get_type_hints(cls)) == {f.name for f in dataclasses.fields(cls)}, cls
 
 
 # --- prepared statements and generic plans ------------------------------------------------------------------------
