@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
+import subprocess
+import sys
 import tempfile
 import threading
+import typing
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -381,6 +385,51 @@ def test_the_callers_row_factory_does_not_matter(data):
             assert getattr(api, name)(dicts, *args, **kwargs) == getattr(api, name)(plain, *args, **kwargs)
 
 
+def _reversed_columns(sql: str) -> str:
+    """The statement with its result columns in reverse order: the outermost SELECT list (from the
+    first line starting SELECT to the first line starting FROM) or, for a data-modifying statement,
+    its final RETURNING list."""
+    head, returning, columns = sql.rpartition("RETURNING ")
+    if head and "\n" not in columns.strip():
+        return f"{head}{returning}{', '.join(reversed(columns.strip().split(', ')))}\n"
+    start = sql.index("SELECT ")
+    end = sql.index("\nFROM ", start)
+    items = [item.strip() for item in sql[start + len("SELECT "):end].split(",\n")]
+    return sql[:start] + "SELECT " + ",\n       ".join(reversed(items)) + sql[end:]
+
+
+def _column_recorder(reverse: bool, seen: list[list[str]]) -> type[psycopg.Cursor]:
+    class Recorder(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def, override]
+            result = super().execute(_reversed_columns(query) if reverse else query, params, **kwargs)
+            seen.append([c.name for c in self.description or ()])
+            return result
+
+    return Recorder
+
+
+def test_results_are_built_by_column_name_not_position(data):
+    """Every call gives the same result when its statement lists its columns in reverse order."""
+    dsn, cases = data
+    owner, conv = cases.ties
+    plain_columns: list[list[str]] = []
+    reversed_columns: list[list[str]] = []
+    with psycopg.connect(dsn, cursor_factory=_column_recorder(False, plain_columns)) as plain, \
+            psycopg.connect(dsn, cursor_factory=_column_recorder(True, reversed_columns)) as reversing:
+        for name, args, kwargs in _reads(cases):
+            assert getattr(api, name)(reversing, *args, **kwargs) == getattr(api, name)(plain, *args, **kwargs), name
+        for conn in (reversing, plain):  # one after the other: a send holds the conversation's row lock
+            sent = api.send_message(conn, owner, conv, "user", "columns reversed")
+            newest = api.load_messages(conn, owner, conv, limit=1).items[0]
+            conn.rollback()
+            assert (sent.id, sent.conversation_id, sent.role, sent.created_at) == (
+                newest.id, conv, "user", newest.created_at)
+    # The twin: the positions really moved, so building by position would have swapped fields.
+    assert len(reversed_columns) == len(plain_columns) == len(_reads(cases)) + 2
+    for got, written in zip(reversed_columns, plain_columns):
+        assert got == written[::-1] != written
+
+
 # --- async ----------------------------------------------------------------------------------------------------
 
 
@@ -428,6 +477,37 @@ def test_the_async_api_returns_what_the_sync_api_returns(data):
         expected.append(api.NOT_FOUND)
         expected.append((True, "async", conv))
     assert got == expected
+
+
+# --- what importing the API costs -----------------------------------------------------------------------------
+
+_HEAVY = {"sqlmodel", "pydantic", "matplotlib"}
+
+
+def _top_level_imports(module: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after ``import module``."""
+    code = f"import sys, {module}; print(' '.join(sys.modules))"
+    names = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    return {name.partition(".")[0] for name in names}
+
+
+@pytest.mark.parametrize("module", ["chatschema.api", "chatschema.api_async"])
+def test_importing_the_api_imports_no_orm_and_no_plotting(module):
+    assert not _HEAVY & _top_level_imports(module)
+
+
+def test_the_import_check_sees_the_orm_when_it_is_imported():
+    """The twin: the models do import SQLModel and pydantic, and the check says so."""
+    assert {"sqlmodel", "pydantic"} <= _HEAVY & _top_level_imports("chatschema.models")
+
+
+def test_the_result_classes_annotations_resolve():
+    """Callers may read the results' types (dataclasses.fields, typing.get_type_hints): they must name
+    importable types, wherever the classes are defined."""
+    classes = [getattr(api, name) for name in api.__all__ if isinstance(getattr(api, name), type)]
+    assert len(classes) == 8
+    for cls in classes:
+        assert set(typing.get_type_hints(cls)) == {f.name for f in dataclasses.fields(cls)}, cls
 
 
 # --- prepared statements and generic plans ------------------------------------------------------------------------

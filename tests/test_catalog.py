@@ -7,6 +7,9 @@ is wrong, a test below shows exactly how.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import uuid
 from dataclasses import astuple, dataclass
 from datetime import date
@@ -20,8 +23,8 @@ from chatschema import api
 from chatschema import queries as catalog
 from chatschema.queries import Query, Statement
 from chatschema.queries.contract import Contract
-from chatschema.errors import NotFound
-from chatschema.models import PREVIEW_CHARS
+from chatschema.errors import ConfigError, NotFound, UnknownQuery
+from chatschema.vocabulary import PREVIEW_CHARS
 
 from .skewed import Cases
 
@@ -224,10 +227,14 @@ def test_optimized_sql_has_no_optional_predicates_and_is_always_scoped_by_user()
 
 def test_lookup_errors_name_what_exists():
     assert catalog.get("load_messages").variant == "optimized"
-    with pytest.raises(KeyError, match="send_message has no 'seed_proposal' variant; it has today, optimized"):
+    with pytest.raises(UnknownQuery, match="send_message has no 'seed_proposal' variant; it has today, optimized"):
         catalog.get("send_message", "seed_proposal")
-    with pytest.raises(KeyError, match="unknown operation 'nope'"):
+    with pytest.raises(UnknownQuery, match="unknown operation 'nope'") as caught:
         catalog.by_name("nope")
+    assert isinstance(caught.value, ConfigError) and isinstance(caught.value, LookupError)
+    assert str(caught.value).startswith("unknown operation 'nope'; operations are list_conversations, ")
+    with pytest.raises(UnknownQuery, match="unknown operation 'nope'"):
+        catalog.get("nope")
     assert [q.variant for q in catalog.by_name("list_conversations")] == ["today", "seed_proposal", "optimized"]
 
 
@@ -248,7 +255,16 @@ def test_formatted_and_positional_sql():
 
 
 def test_send_statement_cuts_the_preview_where_the_constraint_does():
-    assert f"left(%(content)s, {PREVIEW_CHARS})" in catalog.get("send_message").sql
+    [length] = re.findall(r"left\(%\(content\)s, (\d+)\)", catalog.get("send_message").sql)
+    assert int(length) == PREVIEW_CHARS
+
+
+def test_the_send_statement_follows_preview_chars():
+    """The twin: the number in the SQL is PREVIEW_CHARS itself, not a second 100 that happens to agree."""
+    code = ("import chatschema.vocabulary as v; v.PREVIEW_CHARS = 7; from chatschema import queries; "
+            "print(queries.get('send_message').sql)")
+    sql = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert "left(%(content)s, 7)" in sql
 
 
 def test_cli_lists_and_shows_queries():
@@ -260,7 +276,7 @@ def test_cli_lists_and_shows_queries():
     result = CliRunner().invoke(main, ["queries", "show", "load_messages.optimized"], catch_exceptions=False)
     assert result.exit_code == 0 and "LEFT JOIN LATERAL" in result.output
     result = CliRunner().invoke(main, ["queries", "show", "nope"])
-    assert result.exit_code == 2 and "unknown operation 'nope'" in result.output
+    assert result.exit_code == 2 and "Error: Invalid value for NAME: unknown operation 'nope'" in result.output
     assert "Example:" in CliRunner().invoke(main, ["queries", "show", "--help"]).output
 
 

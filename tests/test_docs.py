@@ -90,6 +90,7 @@ def test_async_function_mirrors_the_sync_one(name):
     """queries.md documents both from the sync docstring: they must say and take the same."""
     sync, async_ = getattr(api, name), getattr(api_async, name)
     assert inspect.iscoroutinefunction(async_)
+    assert "Raises:" in (inspect.getdoc(sync) or "")  # both got the shared docstring, not both none
     assert inspect.getdoc(async_) == inspect.getdoc(sync)
     sync_sig, async_sig = inspect.signature(sync), inspect.signature(async_)
     assert list(async_sig.parameters)[1:] == list(sync_sig.parameters)[1:]

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from .. import queries as catalog
+from ..errors import UnknownQuery
 from ..plans.params import deep_cursor
 from ..progress import Progress
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
@@ -151,7 +152,7 @@ def cells(points: Points, at: str, cursors: Cursors, control: bool) -> list[Cell
         for variant, is_control, variant_pages in wanted:
             try:
                 query = catalog.get(operation, variant)
-            except LookupError:  # KeyError or UnknownQuery: the operation has no such variant
+            except UnknownQuery:  # the operation has no such variant
                 continue
             for page in variant_pages:
                 cursor = cursors.get((operation, page)) if variant == "optimized" else None

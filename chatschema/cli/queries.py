@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from ..errors import UnknownQuery
 from . import main, out
 
 
@@ -42,8 +43,10 @@ def queries_show(name: str) -> None:
 
     try:
         found = catalog.by_name(name)
-    except KeyError as exc:
-        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from None
+    except UnknownQuery as exc:
+        # Click's usage error, as for any other bad argument (the error handler would print it
+        # without the usage line).
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
     for q in found:
         click.echo(f"-- {q.name} (revision {q.revision}, {q.round_trips} round trip{'s' * (q.round_trips != 1)})")
         if q.notes:

@@ -116,7 +116,7 @@ def _result_class(cls: type) -> list[str]:
 
 def queries_markdown() -> str:
     """docs/queries.md: the catalog, the API, and every operation with all its variants."""
-    sources = "chatschema/queries/, chatschema/api.py and chatschema/api_async.py"
+    sources = "chatschema/queries/, chatschema/_api_common.py, chatschema/api.py and chatschema/api_async.py"
     lines = [_QUERIES_INTRO.format(generated=GENERATED.format(sources=sources)).rstrip("\n"), ""]
     lines += ["Contents: [the catalog](#the-catalog), [the API](#the-api), the operations: "
               + ", ".join(f"[`{op}`](#{op})" for op in catalog.OPERATIONS) + ".", ""]
@@ -129,7 +129,7 @@ def queries_markdown() -> str:
         for variant in catalog.VARIANTS:
             try:
                 q = catalog.get(op, variant)
-            except KeyError:
+            except errors.UnknownQuery:
                 cells.append("–")
                 continue
             cells.append(f"[{q.revision}, {round_trips(q.round_trips)}](#{op}{variant})")

@@ -42,7 +42,7 @@ def select_queries(variant: str = "optimized", name: str | None = None) -> list[
     if name:
         try:
             chosen = list(by_name(name))
-        except LookupError as exc:  # UnknownQuery
+        except UnknownQuery as exc:
             raise UnknownQuery(f"--query: {exc.args[0]}") from None
         if "." not in name and variant != "all":
             chosen = [q for q in chosen if q.variant == variant]
