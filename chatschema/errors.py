@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
+    "redact",
     "ChatSchemaError",
     "ConfigError",
     "UnknownQuery",
@@ -59,3 +62,17 @@ class InvalidInput(ChatSchemaError, ValueError):
 
 class NotFound(ChatSchemaError, LookupError):
     """The conversation does not exist or does not belong to the user (deliberately indistinguishable)."""
+
+
+# A password in a URI's userinfo (scheme://user:PASSWORD@host), in its query (?password=...), and in a
+# key/value conninfo (password=PASSWORD or password='...'): every spelling libpq accepts.
+_URI_PASSWORD = re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s'\"]*:)[^@\s'\"]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<keep>[?&]password=)[^&\s'\"]*", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(?P<keep>(?<![?&])\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in a connection string replaced by ``***``, for any message or log line."""
+    text = _URI_PASSWORD.sub(lambda m: f"{m['keep']}***@", text)
+    text = _QUERY_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m['keep']}***", text)

@@ -131,6 +131,12 @@ class Settings:
         ``policy`` takes the options of ``with_policy`` (``lock_timeout="2s"``, ...).
         """
         env = os.environ
+        # An empty value is a mistake (an unset secret, a typo in a deploy file), not a request for the
+        # throwaway embedded server: migrating that instead and exiting 0 would hide it.
+        if dsn is not None and not dsn.strip():
+            raise ConfigError("--dsn is empty; give a connection string, or leave it out")
+        if dsn is None and "DATABASE_URL" in env and not env["DATABASE_URL"].strip():
+            raise ConfigError("DATABASE_URL is set but empty; unset it to use the embedded server, or give a connection string")
         dsn = dsn or env.get("DATABASE_URL") or None
         version_text = pg_version or env.get("CHATSCHEMA_PG_VERSION") or DEFAULT_PG_VERSION
         try:
