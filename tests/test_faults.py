@@ -222,3 +222,73 @@ def test_a_database_chatschema_did_not_make_is_never_dropped(pg_server, new_data
     scratch.drop(admin, mine)
     with psycopg.connect(pg_server.admin) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (mine,)).fetchone() is None
+
+
+# --- messages that tell the truth --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def at_0004(new_database):
+    settings = new_database("truth")
+    migrate.upgrade(settings, "0004")
+    return settings
+
+
+@pytest.mark.parametrize("dry", [(), ("--dry-run",)], ids=["run", "dry-run"])
+def test_upgrade_to_a_revision_behind_the_database_says_it_is_ahead(at_0004, dry):
+    line = one_error_line(run("upgrade", "0002", *dry, "--dsn", at_0004.dsn))
+    assert line == ("Error: the database is at 0004, ahead of 0002: upgrade only moves forward, and nothing was "
+                    "changed. To go back to 0002, run `chatschema downgrade 0002` (try --dry-run first: it removes "
+                    "0004, 0003)")
+    assert migrate.current(at_0004) == "0004"
+    # the twins: the revision it is at is nothing to do, and a downgrade past it is refused the same way
+    assert run("upgrade", "0004", *dry, "--dsn", at_0004.dsn).exit_code == 0
+    line = one_error_line(run("downgrade", "0005", *dry, "--dsn", at_0004.dsn))
+    assert line.startswith("Error: the database is at 0004, behind 0005: downgrade only moves back")
+
+
+def test_a_backfill_stopped_by_a_row_lock_says_what_it_kept_and_that_the_next_run_resumes(new_database):
+    settings = new_database("backfill_kept")
+    migrate.upgrade(settings, "0003")
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
+        conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), "
+                     "'00000000-0000-0000-0000-000000000001', 't' FROM generate_series(1, 1000)")
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
+                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations")
+    locker = psycopg.connect(settings.dsn)
+    try:
+        locker.execute("SELECT id FROM conversations ORDER BY id DESC LIMIT 1 FOR UPDATE")  # the last batch's
+        result = run("upgrade", "0004", "--backfill-batch-size", "100", "--lock-timeout", "200ms",
+                     "--lock-retries", "1", "--retry-delay", "10ms", "--dsn", settings.dsn)
+    finally:
+        locker.close()
+    line = one_error_line(result)
+    retry = [w for w in result.output.splitlines() if w.startswith("warning: lock_timeout expired in revision 0004")]
+    assert len(retry) == 1 and "the revision was rolled back" not in retry[0]
+    assert "the batch in progress was rolled back; 900 rows committed by earlier batches are kept in the checkpoint" \
+           in retry[0] and retry[0].endswith("retry 1 of 1 in " + retry[0].rsplit(" in ", 1)[1])
+    assert "Nothing of revision 0004 was kept" not in line
+    assert ("900 rows committed by earlier batches are kept in the checkpoint (chatschema_backfill); the next "
+            "`chatschema upgrade` resumes after them. The database is at 0003.") in line
+    # the twin: the next run resumes and finishes
+    again = run("upgrade", "0004", "--dsn", settings.dsn)
+    assert again.exit_code == 0, again.output
+    with psycopg.connect(settings.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM conversations WHERE message_count = 1").fetchone()[0] == 1000
+
+
+def test_a_statement_timeout_in_the_backfill_names_what_it_cancelled(new_database):
+    settings = new_database("backfill_timeout")
+    migrate.upgrade(settings, "0003")
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
+        conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), "
+                     "'00000000-0000-0000-0000-000000000001', 't' FROM generate_series(1, 3000)")
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
+                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations, generate_series(1, 10)")
+    line = one_error_line(run("upgrade", "0004", "--statement-timeout", "1ms", "--dsn", settings.dsn))
+    assert ": ." not in line
+    assert line.startswith("Error: statement_timeout (1ms) cancelled revision 0004 while running one of its "
+                           "backfill batches (run on the backfill's own connection). ")
+    assert line.endswith("the database is at 0003. Raise --statement-timeout and re-run.")

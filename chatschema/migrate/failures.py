@@ -14,11 +14,14 @@ from alembic.util import CommandError
 from psycopg import errors as pg_errors
 
 from .. import server
-from ..errors import LockTimeout, MigrationFailed
+from ..errors import ConfigError, LockTimeout, MigrationFailed
 from ..settings import format_duration
 from . import locks
+from ..migrations import CHECKPOINT_TABLE
+from .backfill import status
+from .chain import DEFAULT_LOCATION, steps
 
-__all__ = ["Attempt", "failed_statement", "sqlstate_error", "what", "translate"]
+__all__ = ["kept", "refuse_wrong_direction", "Attempt", "failed_statement", "sqlstate_error", "what", "translate"]
 
 
 @dataclass(frozen=True)
@@ -112,20 +115,23 @@ def translate(exc: BaseException, info: str, attempt: Attempt, lock: locks.State
         pid_hint = f" (or end it: SELECT pg_terminate_backend({found[0].pid}))" if found else ""
         return LockTimeout(
             f"lock_timeout ({format_duration(lock_ms)}) expired waiting for {where} in revision {revision}{tries}"
-            f"{held}{more}. Nothing of revision {revision} was kept; the database is at {attempt.last_revision or 'base'}."
+            f"{held}{more}. {_kept_sentence(info, revision, attempt.last_revision or 'base')}"
             f"{debris} Re-run when that session ends{pid_hint}, or raise {knob}.",
             table=table,
             blockers=tuple(str(b) for b in found),
         )
     if isinstance(error, pg_errors.QueryCanceled):
+        # A statement run on a raw connection (the backfill's batches) reaches us without its text.
+        ran = first_line or "one of its backfill batches (run on the backfill's own connection)"
+        done = _kept_sentence(info, revision, attempt.last_revision or "base")
         if stmt_ms > 0:
             knob = "--concurrent-statement-timeout" if lock.lock_class == "online" else "--statement-timeout"
             return MigrationFailed(
-                f"statement_timeout ({format_duration(stmt_ms)}) cancelled revision {revision}: {first_line}.{debris} "
-                f"Raise {knob} and re-run."
+                f"statement_timeout ({format_duration(stmt_ms)}) cancelled revision {revision} while running "
+                f"{ran}. {done}{debris} Raise {knob} and re-run."
             )
         return MigrationFailed(
-            f"revision {revision} was cancelled while running {first_line} (statement_timeout is off for it, so "
+            f"revision {revision} was cancelled while running {ran} (statement_timeout is off for it, so "
             f"another session cancelled it, e.g. pg_cancel_backend, or the server is shutting down).{debris} "
             f"The database is at {attempt.last_revision or 'base'}; re-run to continue."
         )
@@ -135,3 +141,43 @@ def translate(exc: BaseException, info: str, attempt: Attempt, lock: locks.State
     if isinstance(exc, CommandError):
         return MigrationFailed(str(exc))
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def refuse_wrong_direction(current: str | None, target: str, direction: str, location: str = DEFAULT_LOCATION) -> None:
+    """ConfigError when reaching ``target`` from ``current`` takes the other command: an upgrade to a
+    revision the database is already past is not "nothing to do", it is a downgrade the user did not ask for."""
+    way, between = steps(current, target, location)
+    if way == direction or not between:
+        return
+    here = current or "base"
+    if direction == "upgrade":
+        raise ConfigError(
+            f"the database is at {here}, ahead of {target}: upgrade only moves forward, and nothing was changed. "
+            f"To go back to {target}, run `chatschema downgrade {target}` (try --dry-run first: it removes "
+            f"{', '.join(r.revision for r in between)})"
+        )
+    raise ConfigError(
+        f"the database is at {here}, behind {target}: downgrade only moves back, and nothing was changed. "
+        f"To move forward to {target}, run `chatschema upgrade {target}`"
+    )
+
+
+def kept(info: str) -> str | None:
+    """What a stopped backfill kept, in words, when its earlier batches committed rows (None otherwise)."""
+    try:
+        with server.connect(info, autocommit=True) as conn:
+            checkpoint = status(conn)
+    except Exception:  # noqa: BLE001 - describing what was kept must not hide the error being reported
+        return None
+    if checkpoint is None or checkpoint.finished or checkpoint.rows_done <= 0:
+        return None
+    return (f"{checkpoint.rows_done} rows committed by earlier batches are kept in the checkpoint "
+            f"({CHECKPOINT_TABLE})")
+
+
+def _kept_sentence(info: str, revision: str, at: str) -> str:
+    found = kept(info)
+    if found is None:
+        return f"Nothing of revision {revision} was kept; the database is at {at}."
+    return (f"Only the batch in progress was rolled back: {found}; the next `chatschema upgrade` resumes after "
+            f"them. The database is at {at}.")

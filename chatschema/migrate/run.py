@@ -83,6 +83,7 @@ class _RunState:
     statement_timeout_ms: int
     long_transaction_s: float = 1.0
     direction: str = "upgrade"
+    target: str = "head"
     last_revision: str | None = None
     applied: list[AppliedRevision] = field(default_factory=list)
     warned: bool = False
@@ -171,6 +172,8 @@ def _attempt(
         state.last_revision = database_revision(conn)
         conn.rollback()
         check_known(state.last_revision, location)
+        if not state.applied:
+            failures.refuse_wrong_direction(state.last_revision, state.target, state.direction, location)
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
@@ -237,7 +240,7 @@ def _run(
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
 
     state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000,
-                      direction=direction)
+                      direction=direction, target=target)
     rng = random.Random()
     first_try = time.monotonic()
     attempt = 0
@@ -257,8 +260,11 @@ def _run(
                 attempt += 1
                 delay = backoff(settings, attempt, rng)
                 if on_warning:
+                    found = failures.kept(info or server.conninfo(settings))
+                    undone = (f"the batch in progress was rolled back; {found}, and the retry resumes after them"
+                              if found else "the revision was rolled back")
                     on_warning(
-                        f"lock_timeout expired in revision {failing} ({failures.what(lock)}); the revision was rolled back; "
+                        f"lock_timeout expired in revision {failing} ({failures.what(lock)}); {undone}; "
                         f"retry {attempt} of {settings.lock_retries} in {delay:.1f}s"
                     )
                 time.sleep(delay)
