@@ -292,3 +292,47 @@ def test_a_statement_timeout_in_the_backfill_names_what_it_cancelled(new_databas
     assert line.startswith("Error: statement_timeout (1ms) cancelled revision 0004 while running one of its "
                            "backfill batches (run on the backfill's own connection). ")
     assert line.endswith("the database is at 0003. Raise --statement-timeout and re-run.")
+
+
+# --- bounds: checked before connecting -------------------------------------------------------------
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/chat"
+
+
+@pytest.mark.parametrize("option", ["--lock-timeout", "--statement-timeout", "--concurrent-lock-timeout",
+                                    "--retry-delay", "--backfill-pause"])
+def test_a_duration_beyond_what_postgresql_takes_is_refused_before_connecting(option):
+    line = one_error_line(run("upgrade", option, "99999999999999h", "--dsn", UNREACHABLE))
+    assert line == (f"Error: {option}: expected a duration from 0 to 2147483647ms (about 24.8 days, PostgreSQL's "
+                    "largest timeout), got '99999999999999h'")
+    # the twin: the largest one is accepted, and the command goes on to connect
+    assert "cannot connect" in one_error_line(run("upgrade", option, "2147483647ms", "--dsn", UNREACHABLE))
+
+
+def test_seed_messages_beyond_the_largest_scale_tenfold_is_refused_before_connecting():
+    line = one_error_line(run("seed", "--messages", "99999999999999999", "--dsn", UNREACHABLE))
+    assert line == "Error: --messages: expected a whole number from 100 to 100000000, got 99999999999999999"
+    assert "cannot connect" in one_error_line(run("seed", "--messages", "100000000", "--dsn", UNREACHABLE))
+
+
+def test_a_concurrent_build_names_a_writer_idle_in_transaction_before_and_after(new_database, monkeypatch):
+    monkeypatch.setenv("CHATSCHEMA_LONG_TRANSACTION", "100ms")
+    settings = new_database("cic_writer")
+    migrate.upgrade(settings, "0005")
+    holder = psycopg.connect(settings.dsn)
+    try:
+        # ROW EXCLUSIVE does not conflict with the build's SHARE UPDATE EXCLUSIVE, but the build waits
+        # for every transaction holding a lock that conflicts with SHARE (WaitForLockers) before it scans.
+        holder.execute("LOCK TABLE conversations IN ROW EXCLUSIVE MODE")
+        pid = holder.info.backend_pid
+        time.sleep(0.15)
+        result = run("upgrade", "0006", "--concurrent-lock-timeout", "300ms", "--dsn", settings.dsn)
+    finally:
+        holder.close()
+    line = one_error_line(result)
+    before = [w for w in result.output.splitlines() if w.startswith("warning: create index concurrently on conversations")]
+    assert len(before) == 1 and f"pid {pid} (RowExclusiveLock, idle in transaction" in before[0]
+    assert "no session holds a conflicting lock any more" not in line
+    assert f"held by pid {pid} (RowExclusiveLock, idle in transaction" in line
+    # the twin: with the writer gone the build goes through
+    assert run("upgrade", "0006", "--dsn", settings.dsn).exit_code == 0

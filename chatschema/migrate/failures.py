@@ -7,7 +7,7 @@ failed and the server's state (blocking sessions, the backfill's checkpoint) to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from alembic.util import CommandError
@@ -21,7 +21,7 @@ from ..migrations import CHECKPOINT_TABLE
 from .backfill import status
 from .chain import DEFAULT_LOCATION, steps
 
-__all__ = ["kept", "refuse_wrong_direction", "Attempt", "failed_statement", "sqlstate_error", "what", "translate"]
+__all__ = ["waited_for", "kept", "refuse_wrong_direction", "Attempt", "failed_statement", "sqlstate_error", "what", "translate"]
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,22 @@ def what(lock: locks.StatementLock) -> str:
     return f"{lock.kind}: {target.mode_name} on {target.relation}"
 
 
+def waited_for(lock: locks.StatementLock, target: locks.TableLock) -> locks.TableLock:
+    """The lock whose holders ``target``'s statement waits for. A concurrent build takes only SHARE UPDATE
+    EXCLUSIVE, but before each scan it waits for every transaction holding a lock that conflicts with
+    SHARE (WaitForLockers): writers idle in a transaction (ROW EXCLUSIVE) included."""
+    if lock.concurrently:
+        return replace(target, mode="ShareLock")
+    return target
+
+
 def _blockers_for(info: str, lock: locks.StatementLock, min_age_s: float) -> list[locks.Blocker]:
     with server.connect(info, autocommit=True) as conn:
         found: list[locks.Blocker] = []
         for target in lock.locks:
             if not target.new:
-                found += [b for b in locks.blockers(conn, target) if b.pid not in {f.pid for f in found}]
+                found += [b for b in locks.blockers(conn, waited_for(lock, target))
+                          if b.pid not in {f.pid for f in found}]
         if lock.concurrently or not lock.locks:
             found += [b for b in locks.old_snapshots(conn, min_age_s=min_age_s)
                       if b.pid not in {f.pid for f in found}]

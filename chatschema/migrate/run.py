@@ -118,7 +118,8 @@ def _warn_blockers(monitor: psycopg.Connection, lock: locks.StatementLock, ours:
     live = [lk for lk in lock.locks if not lk.new]
     if lock.kind in ("create index concurrently", "reindex concurrently"):
         target = live[0]
-        holders = locks.blockers(monitor, target, ours=ours, min_age_s=state.long_transaction_s)
+        holders = locks.blockers(monitor, failures.waited_for(lock, target), ours=ours,
+                                 min_age_s=state.long_transaction_s)
         snapshots = [b for b in locks.old_snapshots(monitor, ours=ours, min_age_s=state.long_transaction_s)
                      if b.pid not in {h.pid for h in holders}]
         found = holders + snapshots
