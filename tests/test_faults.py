@@ -336,3 +336,60 @@ def test_a_concurrent_build_names_a_writer_idle_in_transaction_before_and_after(
     assert f"held by pid {pid} (RowExclusiveLock, idle in transaction" in line
     # the twin: with the writer gone the build goes through
     assert run("upgrade", "0006", "--dsn", settings.dsn).exit_code == 0
+
+
+# --- pre-flight before a constraint is validated ----------------------------------------------------
+
+
+@pytest.fixture
+def legacy_roles(new_database):
+    """A database at 0001 with two messages whose role the 0003 CHECK (validated by 0005) refuses."""
+    settings = new_database("legacy_role")
+    migrate.upgrade(settings, "0001")
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
+        conn.execute("INSERT INTO conversations (id, user_id, title) VALUES "
+                     "('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-000000000001', 't')")
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content) VALUES "
+                     "('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-0000000000c1', 'function', 'x'),"
+                     "('00000000-0000-0000-0000-0000000000a2', '00000000-0000-0000-0000-0000000000c1', 'user', 'y'),"
+                     "('00000000-0000-0000-0000-0000000000a3', '00000000-0000-0000-0000-0000000000c1', 'function', 'z')")
+    return settings
+
+
+EXPECTED_VIOLATION = (
+    "revision 0005 would fail: ck_messages_role (role IN ('system', 'user', 'assistant', 'tool')) on messages is "
+    "violated by 2 rows (e.g. id 00000000-0000-0000-0000-0000000000a1: role='function'; "
+    "id 00000000-0000-0000-0000-0000000000a3: role='function'); see them with: SELECT * FROM messages WHERE NOT "
+    "coalesce((role IN ('system', 'user', 'assistant', 'tool')), true); Fix or delete them, then re-run")
+
+
+def test_upgrade_stops_before_changing_anything_naming_the_rows_a_validate_would_refuse(legacy_roles):
+    line = one_error_line(run("upgrade", "--dsn", legacy_roles.dsn))
+    assert line == f"Error: {EXPECTED_VIOLATION}. Nothing was changed: the upgrade did not start."
+    assert migrate.current(legacy_roles) == "0001"
+    # up to 0004 nothing validates it, so that upgrade runs; then the CHECK exists NOT VALID and is
+    # read from the catalog
+    assert run("upgrade", "0004", "--dsn", legacy_roles.dsn).exit_code == 0
+    line = one_error_line(run("upgrade", "--dsn", legacy_roles.dsn))
+    assert line.startswith("Error: revision 0005 would fail: ck_messages_role (((role)::text = ANY ")
+    assert ("is violated by 2 rows (e.g. id 00000000-0000-0000-0000-0000000000a1: role='function'; "
+            "id 00000000-0000-0000-0000-0000000000a3: role='function'); see them with: SELECT * FROM messages") in line
+    assert migrate.current(legacy_roles) == "0004"
+    # the twin: once the rows are fixed the upgrade runs to head
+    with psycopg.connect(legacy_roles.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE messages SET role = 'tool' WHERE role = 'function'")
+    assert run("upgrade", "--dsn", legacy_roles.dsn).exit_code == 0
+    assert migrate.current(legacy_roles) == "0007"
+
+
+def test_the_dry_run_shows_the_rows_a_validate_would_refuse(legacy_roles):
+    result = run("upgrade", "--dry-run", "--dsn", legacy_roles.dsn)
+    assert result.exit_code == 0, result.output
+    assert (f"\nWould fail: {EXPECTED_VIOLATION}. `chatschema upgrade` stops before changing anything.\n"
+            in result.output)
+    assert migrate.current(legacy_roles) == "0001"
+    # the twin: clean data, no warning
+    with psycopg.connect(legacy_roles.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM messages WHERE role = 'function'")
+    assert "Would fail" not in run("upgrade", "--dry-run", "--dsn", legacy_roles.dsn).output

@@ -24,6 +24,7 @@ from .backfill import Checkpoint, status
 from .failures import refuse_wrong_direction
 from .chain import DEFAULT_LOCATION, check_known, connection, database_revision, resolve, steps
 from .offline import PlannedStatement, planned_statements, render
+from .preflight import Violation, describe, violations
 
 __all__ = ["PlannedRevision", "RelationSize", "MigrationPlan", "plan", "plan_lines", "check_meaning"]
 
@@ -55,6 +56,7 @@ class MigrationPlan:
     sizes: dict[str, RelationSize]
     backfill: Checkpoint | None = None  # of an interrupted backfill, which a run resumes from
     database: str = ""  # where: host:port/dbname, for messages
+    violations: tuple[Violation, ...] = ()  # rows a pending revision would fail validating a CHECK on
 
 
 _SIZE = """
@@ -88,6 +90,7 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
     sizes: dict[str, RelationSize] = {}
     with server.connect(info, autocommit=True) as raw:
         checkpoint = status(raw)
+        found = tuple(violations(raw, pending, settings, location=location)) if direction == "upgrade" else ()
         relations = dict.fromkeys(lk.relation for r in revisions for st in r.statements for lk in st.lock.locks)
         with raw.cursor(row_factory=dict_row) as cur:
             for relation in relations:
@@ -98,7 +101,8 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
                     tuples = row["reltuples"]
                     rows = int(tuples) if tuples is not None and tuples >= 0 else None
                     sizes[relation] = RelationSize(relation, row["table_name"], int(row["bytes"]), rows)
-    return MigrationPlan(target, rev, direction, tuple(revisions), sizes, checkpoint, server.describe_target(info))
+    return MigrationPlan(target, rev, direction, tuple(revisions), sizes, checkpoint, server.describe_target(info),
+                         found)
 
 
 # What each catalog check of the ops helpers means for the run. Online the runner repairs what the
@@ -179,6 +183,8 @@ def plan_lines(plan: MigrationPlan, settings: Settings, policy: list[str]) -> li
             lines.append("    (no statements)")
         for st in rev.statements:
             lines += _statement_lines(rev, st, plan, settings, strong)
+    for v in plan.violations:
+        lines.append(f"\nWould fail: {describe(v)}. `chatschema upgrade` stops before changing anything.")
     if strong:
         lines.append("\nLocks that block reads or writes of a live table: " + "; ".join(dict.fromkeys(strong)))
     else:

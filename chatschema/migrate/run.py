@@ -25,9 +25,10 @@ from alembic.config import Config
 from psycopg import errors as pg_errors
 
 from .. import server
+from ..errors import MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
-from . import failures, locks
+from . import failures, locks, preflight
 from .chain import (
     DEFAULT_LOCATION,
     RevisionInfo,
@@ -175,6 +176,8 @@ def _attempt(
         check_known(state.last_revision, location)
         if not state.applied:
             failures.refuse_wrong_direction(state.last_revision, state.target, state.direction, location)
+            if state.direction == "upgrade":
+                _preflight(info, settings, steps(state.last_revision, state.target, location)[1], location)
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
@@ -209,6 +212,16 @@ def _attempt(
             if monitor is not None:
                 monitor.close()
         return info
+
+
+def _preflight(info: str, settings: Settings, pending: list[RevisionInfo], location: str) -> None:
+    """Stop before changing anything when a pending revision would fail validating a CHECK."""
+    with server.connect(info, autocommit=True) as conn:
+        found = preflight.violations(conn, pending, settings, location=location)
+    if found:
+        raise MigrationFailed(
+            " / ".join(preflight.describe(v) for v in found) + ". Nothing was changed: the upgrade did not start."
+        )
 
 
 def backoff(settings: Settings, attempt: int, rng: random.Random) -> float:
