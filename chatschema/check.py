@@ -1,24 +1,30 @@
 """Does the database match the models? Index shapes included, which Alembic's own compare ignores.
 
-The models are compiled by PostgreSQL itself: ``metadata.create_all`` runs in a scratch schema
-inside a transaction that is always rolled back, and both schemas are read back through the same
-catalog functions (``pg_get_indexdef``, ``pg_get_constraintdef``, ``format_type``). Two definitions
-are then equal exactly when PostgreSQL would print them the same way: INCLUDE, WHERE, DESC,
-opclass, NOT VALID and storage parameters all count.
+``check`` reads the database in a READ ONLY transaction and compares it with head's schema, rendered
+on a scratch database of the same server by running the chain (``migrate.reference``): columns
+(collation, statistics target, storage), constraints, indexes (INVALID included), storage
+parameters, triggers, policies, row-level security, replica identity and the views' definitions,
+as PostgreSQL prints them (``chatschema.catalog``). Only chatschema's scope counts.
+
+``compare_schema`` is the older, models-only comparison (``metadata.create_all`` in a scratch schema
+inside a rolled-back transaction) that lint's ``--dsn`` and the seed's tests use.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from . import migrate
+from .catalog import Difference, differences, read_catalog
 from .migrate.chain import check_known, connection, database_revision
-from .migrations import BOOKKEEPING_TABLES
+from .migrate.reference import revision_schemas
+from .migrations import MANAGED_TABLES
 from .models import metadata
 from .settings import Settings
 from .views import VIEWS
@@ -27,21 +33,6 @@ __all__ = ["Difference", "check", "compare_schema"]
 
 SCRATCH = "chatschema_model_check"
 _QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
-
-
-@dataclass(frozen=True)
-class Difference:
-    kind: str
-    name: str
-    database: str | None
-    models: str | None
-
-    def __str__(self) -> str:
-        if self.database is None:
-            return f"{self.kind} {self.name} is missing from the database; the models define: {self.models}"
-        if self.models is None:
-            return f"{self.kind} {self.name} is in the database but not in the models: {self.database}"
-        return f"{self.kind} {self.name} differs: database has {self.database}; models say {self.models}"
 
 
 _COLUMNS = """
@@ -53,7 +44,7 @@ SELECT c.relname || '.' || a.attname,
   JOIN pg_class c ON c.oid = a.attrelid
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-   AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relname = ANY(%(ignored)s))
+   AND a.attnum > 0 AND NOT a.attisdropped AND c.relname = ANY(%(managed)s)
 """
 _INDEXES = """
 SELECT ic.relname, pg_get_indexdef(i.indexrelid)
@@ -61,18 +52,18 @@ SELECT ic.relname, pg_get_indexdef(i.indexrelid)
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid
  WHERE tc.relnamespace = current_schema()::regnamespace AND tc.relkind = 'r'
-   AND NOT (tc.relname = ANY(%(ignored)s))
+   AND tc.relname = ANY(%(managed)s)
    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u'))
 """
 _CONSTRAINTS = """
 SELECT t.relname || '.' || k.conname, pg_get_constraintdef(k.oid)
   FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
- WHERE t.relnamespace = current_schema()::regnamespace AND NOT (t.relname = ANY(%(ignored)s))
+ WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%(managed)s) AND k.contype <> 'n'
 """
 _RELOPTIONS = """
 SELECT relname, array_to_string(reloptions, ', ') FROM pg_class
  WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND reloptions IS NOT NULL
-   AND NOT (relname = ANY(%(ignored)s))
+   AND relname = ANY(%(managed)s)
 """
 _VIEW_INDEX = """
 SELECT pg_get_indexdef(i.indexrelid) AS definition,
@@ -83,7 +74,7 @@ SELECT pg_get_indexdef(i.indexrelid) AS definition,
 
 
 def _read(conn: sa.Connection) -> dict[str, dict[str, str]]:
-    params = {"ignored": list(BOOKKEEPING_TABLES)}
+    params = {"managed": list(MANAGED_TABLES)}
     raw = conn.connection.driver_connection
     out = {}
     for kind, query in (("column", _COLUMNS), ("index", _INDEXES), ("constraint", _CONSTRAINTS), ("storage", _RELOPTIONS)):
@@ -130,8 +121,26 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
     return diffs
 
 
-def check(settings: Settings) -> tuple[str | None, str, list[str]]:
-    """(database revision, head revision, findings). No findings means: at head and matching the models."""
+def _view_keys(raw: psycopg.Connection) -> list[Difference]:
+    diffs = []
+    for view in VIEWS:
+        with raw.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
+        if row is None:
+            diffs.append(Difference("materialized view", view.name, None, f"unique index {view.index} on {', '.join(view.key)}"))
+        elif not row["usable"]:
+            diffs.append(Difference("materialized view", view.name, row["definition"],
+                                    "a valid UNIQUE index on plain columns with no WHERE"))
+    return diffs
+
+
+def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None, str, list[str]]:
+    """(database revision, head revision, findings). No findings means: at head and matching the models.
+
+    The database is only read, in a READ ONLY transaction; what head looks like is rendered on a
+    scratch database of the same server (``migrate.reference``). Only chatschema's scope counts
+    (``catalog.SCOPE``); ``allow`` names known extras on the managed tables (``messages.app_note``).
+    """
     head = migrate.head()
     findings: list[str] = []
     with connection(settings) as (_, conn):
@@ -140,6 +149,17 @@ def check(settings: Settings) -> tuple[str | None, str, list[str]]:
         check_known(rev)
         if rev != head:
             findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
-        else:
-            findings.extend(str(d) for d in compare_schema(conn))
+            return rev, head, findings
+        raw = conn.connection.driver_connection
+        raw.rollback()
+        raw.execute("SET TRANSACTION READ ONLY")
+        try:
+            actual = read_catalog(raw)
+            views = _view_keys(raw)
+        finally:
+            raw.rollback()
+    expected = revision_schemas(settings)[head]
+    found = differences(actual, expected, allow=allow)
+    found += views
+    findings.extend(str(d) for d in found)
     return rev, head, findings

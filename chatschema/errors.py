@@ -13,6 +13,7 @@ __all__ = [
     "MigrationFailed",
     "InvalidInput",
     "NotFound",
+    "NotAdopted",
 ]
 
 
@@ -59,3 +60,8 @@ class InvalidInput(ChatSchemaError, ValueError):
 
 class NotFound(ChatSchemaError, LookupError):
     """The conversation does not exist or does not belong to the user (deliberately indistinguishable)."""
+
+
+class NotAdopted(ChatSchemaError):
+    """The database's record of its revision does not let chatschema go on: its tables exist with no
+    revision recorded (``chatschema stamp`` adopts them), or chatschema's version table holds several rows."""

@@ -55,7 +55,7 @@ def test_up_down_up_loses_nothing_and_summaries_are_exact(populated):
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'conversations'")}
         assert columns == {"id", "user_id", "title", "created_at", "updated_at"}
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
-        assert indexes == {"users_pkey", "conversations_pkey", "messages_pkey", "alembic_version_pkc",
+        assert indexes == {"users_pkey", "conversations_pkey", "messages_pkey", "chatschema_version_pkc",
                            "ix_conversations_user_id", "ix_messages_conversation_id"}
 
     migrate.upgrade(settings, "head")

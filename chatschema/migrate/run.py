@@ -244,6 +244,10 @@ def _run(
     location: str,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
+    if location == DEFAULT_LOCATION:
+        from .adopt import guard  # adopting needs the runner (it renders each revision's schema)
+
+        guard(settings, on_warning=on_warning)
 
     def fn(cfg: Config) -> None:
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatschema.migrations import VERSION_TABLE
 from chatschema.settings import Settings
 
 __all__ = ["run", "session_timeouts"]
@@ -69,7 +70,9 @@ def _run_online(context: Any, configure: dict[str, Any]) -> None:
 
 def run(context: Any, *, target_metadata: sa.MetaData | None, include_object: Any = None) -> None:
     """Configure and run Alembic's migration context, offline (``--sql``) or on the given connection."""
-    configure: dict[str, Any] = {"target_metadata": target_metadata, "transaction_per_migration": True}
+    # chatschema's own version table: the application's alembic_version is not ours to read or write.
+    configure: dict[str, Any] = {"target_metadata": target_metadata, "transaction_per_migration": True,
+                                 "version_table": VERSION_TABLE}
     if include_object is not None:
         configure["include_object"] = include_object
     if context.is_offline_mode():
