@@ -13,7 +13,9 @@ inside a rolled-back transaction) that lint's ``--dsn`` and the seed's tests use
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
+from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from psycopg.rows import dict_row
 
 from . import migrate
 from .catalog import Difference, differences, read_catalog
+from .errors import ConfigError
 from .migrate.chain import check_known, connection, database_revision
 from .migrate.reference import revision_schemas
 from .migrations import MANAGED_TABLES
@@ -29,7 +32,7 @@ from .models import metadata
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["Difference", "check", "compare_schema"]
+__all__ = ["Difference", "check", "compare_schema", "load_known_extras"]
 
 SCRATCH = "chatschema_model_check"
 _QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
@@ -119,6 +122,36 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
                            "a valid UNIQUE index on plain columns with no WHERE")
             )
     return diffs
+
+
+def load_known_extras(path: str | Path) -> dict[str, str]:
+    """{name: reason} from a TOML file of objects on the managed tables that are known and fine.
+
+    Each entry names one object as check names it (``messages.app_note`` for a column, constraint,
+    trigger or policy; the index's name for an index) and says why it is there::
+
+        [[extra]]
+        name = "messages.moderation_flag"
+        reason = "the moderation service's column (ticket MOD-12)"
+    """
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the known extras file {file}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    extras = data.get("extra", [])
+    unknown = sorted(set(data) - {"extra"})
+    if unknown or not isinstance(extras, list):
+        raise ConfigError(f"{file}: expected only [[extra]] entries (name, reason); found {', '.join(unknown) or 'extra'}")
+    found: dict[str, str] = {}
+    for number, entry in enumerate(extras, 1):
+        name, reason = (entry.get("name"), entry.get("reason")) if isinstance(entry, dict) else (None, None)
+        if not isinstance(name, str) or not name or not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{file}: [[extra]] number {number} needs a name and a reason (both non-empty strings)")
+        found[name] = reason.strip()
+    return found
 
 
 def _view_keys(raw: psycopg.Connection) -> list[Difference]:
