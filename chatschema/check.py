@@ -7,7 +7,7 @@ parameters, triggers, policies, row-level security, replica identity and the vie
 as PostgreSQL prints them (``chatschema.catalog``). Only chatschema's scope counts.
 
 ``compare_schema`` is the older, models-only comparison (``metadata.create_all`` in a scratch schema
-inside a rolled-back transaction) that lint's ``--dsn`` and the seed's tests use.
+inside a rolled-back transaction, so it writes): the seed's tests compare seeded databases with it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .models import metadata
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["Difference", "check", "compare_schema", "load_known_extras"]
+__all__ = ["Difference", "check", "head_differences", "compare_schema", "load_known_extras"]
 
 SCRATCH = "chatschema_model_check"
 _QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
@@ -183,16 +183,20 @@ def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None,
         if rev != head:
             findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
             return rev, head, findings
-        raw = conn.connection.driver_connection
-        raw.rollback()
-        raw.execute("SET TRANSACTION READ ONLY")
-        try:
-            actual = read_catalog(raw)
-            views = _view_keys(raw)
-        finally:
-            raw.rollback()
-    expected = revision_schemas(settings)[head]
-    found = differences(actual, expected, allow=allow)
-    found += views
+        found = head_differences(settings, conn, head, allow=allow)
     findings.extend(str(d) for d in found)
     return rev, head, findings
+
+
+def head_differences(settings: Settings, conn: sa.Connection, head: str, *,
+                     allow: Iterable[str] = ()) -> list[Difference]:
+    """How the connected database (at head) differs from head's schema; read in one READ ONLY transaction."""
+    raw = conn.connection.driver_connection
+    raw.rollback()
+    raw.execute("SET TRANSACTION READ ONLY")
+    try:
+        actual = read_catalog(raw)
+        views = _view_keys(raw)
+    finally:
+        raw.rollback()
+    return differences(actual, revision_schemas(settings)[head], allow=allow) + views

@@ -122,7 +122,7 @@ def _suppress(raw: list[LintFinding], found_markers: list[Marker]) -> tuple[list
 
 
 def _database_subject(settings: Settings, location: str, notes: list[str]) -> DatabaseSubject:
-    from ...check import compare_schema  # check imports the models (SQLModel): only with --dsn
+    from ...check import head_differences  # check imports the models (SQLModel): only with --dsn
 
     differences = []
     with connection(settings) as (info, conn):
@@ -134,8 +134,10 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
         elif rev != newest:
             notes.append(f"model drift not checked: the database is at {rev or 'no revision'}, head is {newest}")
         else:
-            differences = compare_schema(conn)
-    with server.connect(info, autocommit=True) as raw:
+            differences = head_differences(settings, conn, newest)
+    # Read-only, like check and doctor: it works on a hot standby and under a SELECT-only role.
+    with server.connect(info) as raw:
+        raw.execute("SET TRANSACTION READ ONLY")
         invalid = []
         for ix in doctor.invalid_indexes(raw):
             if ix.building_pid is not None:
@@ -143,6 +145,7 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
             else:
                 invalid.append(ix)
         problems = doctor.refresh_key_problems(raw)
+        raw.rollback()
     return DatabaseSubject(differences, invalid, problems)
 
 
