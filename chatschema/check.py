@@ -4,7 +4,7 @@
 on a scratch database of the same server by running the chain (``migrate.reference``): columns
 (collation, statistics target, storage), constraints, indexes (INVALID included), storage
 parameters, triggers, policies, row-level security, replica identity and the views' definitions,
-as PostgreSQL prints them (``chatschema.catalog``). Only chatschema's scope counts.
+as PostgreSQL prints them (``chatschema.schema_catalog``). Only chatschema's scope counts.
 
 ``compare_schema`` is the older, models-only comparison (``metadata.create_all`` in a scratch schema
 inside a rolled-back transaction, so it writes): the seed's tests compare seeded databases with it.
@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from . import migrate
-from .catalog import Difference, differences, read_catalog
+from .schema_catalog import Difference, differences, read_catalog
 from .errors import ConfigError
 from .migrate.chain import check_known, connection, database_revision
 from .migrate.reference import revision_schemas
@@ -172,7 +172,7 @@ def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None,
 
     The database is only read, in a READ ONLY transaction; what head looks like is rendered on a
     scratch database of the same server (``migrate.reference``). Only chatschema's scope counts
-    (``catalog.SCOPE``); ``allow`` names known extras on the managed tables (``messages.app_note``).
+    (``schema_catalog.SCOPE``); ``allow`` names known extras on the managed tables (``messages.app_note``).
     """
     head = migrate.head()
     findings: list[str] = []

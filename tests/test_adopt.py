@@ -196,3 +196,19 @@ def test_several_rows_in_chatschemas_version_table_stop_every_command(new_databa
             "nothing was changed"
         ), command
     assert recorded(settings) == ["0001", "0002"]
+
+
+def test_the_dry_run_refuses_unrecorded_tables_like_the_run(application_database):
+    result = run("upgrade", "--dry-run", "--dsn", application_database.dsn)
+    assert result.exit_code == 2
+    assert "run `chatschema stamp 0001` to record it" in result.output
+    assert recorded(application_database) is None
+
+
+def test_the_dry_run_of_an_earlier_chatschemas_database_starts_where_it_stands(new_database):
+    """The twin: a database that will be carried over is planned from its revision, and not carried over yet."""
+    settings = earlier_chatschema(new_database, "0005")
+    result = run("upgrade", "--dry-run", "--dsn", settings.dsn)
+    assert result.exit_code == 0, result.output
+    assert "upgrade 0005 -> 0007" in result.output
+    assert recorded(settings) is None

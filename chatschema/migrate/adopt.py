@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from .. import server
-from ..catalog import Catalog, Difference, differences, managed_tables_present, read_catalog
+from ..schema_catalog import Catalog, Difference, differences, managed_tables_present, read_catalog
 from ..errors import ConfigError, NotAdopted
 from ..migrations import LEGACY_VERSION_TABLE, VERSION_TABLE
 from ..progress import Warn

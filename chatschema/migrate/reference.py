@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from .. import scratch, server
-from ..catalog import Catalog, read_catalog
+from ..schema_catalog import Catalog, read_catalog
 from ..errors import ConnectionFailed
 from ..settings import Settings
 from .chain import DEFAULT_LOCATION, history
