@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
+    "redact",
     "ChatSchemaError",
     "ConfigError",
     "UnknownQuery",
     "ConnectionFailed",
+    "CannotCreateDatabase",
     "MissingDependency",
     "UnknownRevision",
     "LockTimeout",
@@ -31,6 +35,10 @@ class UnknownQuery(ConfigError, LookupError):
 
 class ConnectionFailed(ChatSchemaError):
     """The PostgreSQL server could not be reached or started."""
+
+
+class CannotCreateDatabase(ConfigError):
+    """The role may not create the scratch database a command needs (no CREATEDB)."""
 
 
 class MissingDependency(ChatSchemaError):
@@ -65,3 +73,17 @@ class NotFound(ChatSchemaError, LookupError):
 class NotAdopted(ChatSchemaError):
     """The database's record of its revision does not let chatschema go on: its tables exist with no
     revision recorded (``chatschema stamp`` adopts them), or chatschema's version table holds several rows."""
+
+
+# A password in a URI's userinfo (scheme://user:PASSWORD@host), in its query (?password=...), and in a
+# key/value conninfo (password=PASSWORD or password='...'): every spelling libpq accepts.
+_URI_PASSWORD = re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s'\"]*:)[^@\s'\"]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<keep>[?&]password=)[^&\s'\"]*", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(?P<keep>(?<![?&])\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in a connection string replaced by ``***``, for any message or log line."""
+    text = _URI_PASSWORD.sub(lambda m: f"{m['keep']}***@", text)
+    text = _QUERY_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m['keep']}***", text)

@@ -3,8 +3,9 @@
 The story each of them tells starts the same way: a new, empty database on the server of the
 settings (the embedded one, or the ``--dsn`` server, where the role needs CREATEDB), migrated,
 seeded, settled, measured, dropped. The names are chatschema's own (``chatschema_plans``,
-``chatschema_bench_ci``, ``chatschema_demo``): a database of that name is dropped before it is
-made again.
+``chatschema_bench_ci``, ``chatschema_demo``), and each is marked with a COMMENT when made: a
+marked database of that name is dropped before it is made again, an unmarked one (an application's)
+is refused, never dropped.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg import errors as pg_errors
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import server
+from .errors import CannotCreateDatabase, ConfigError
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["fresh", "drop", "scratch_database", "settle", "TABLES"]
+__all__ = ["fresh", "drop", "scratch_database", "settle", "TABLES", "MARK"]
 
 TABLES = ("users", "conversations", "messages")
 
@@ -35,21 +39,48 @@ def _admin(settings: Settings, avoid: str) -> str:
     return make_conninfo(**params)
 
 
+# Set on every database chatschema makes for a run; a database without it is never dropped.
+MARK = "chatschema scratch database: made for one run and dropped by chatschema; keep no data here"
+
+_FIND = "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = %s"
+
+
 def drop(settings: Settings, name: str) -> None:
-    """Drop the scratch database ``name`` on the server of ``settings``, if it exists."""
+    """Drop the scratch database ``name`` on the server of ``settings``, if it exists.
+
+    Only a database chatschema made (its COMMENT is ``MARK``) is dropped: a name that happens to be an
+    application's database is refused with ConfigError and left as it is.
+    """
     with server.connect(_admin(settings, name), autocommit=True) as conn:
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(_FIND, (name,)).fetchone()
+        if row is None:
+            return
+        if row["comment"] != MARK:
+            raise ConfigError(
+                f"database {name} exists and chatschema did not make it (it lacks the scratch mark chatschema "
+                f"puts on its scratch databases), so it is not dropped; choose another name (--database) "
+                f"or drop it yourself"
+            )
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def fresh(settings: Settings, name: str) -> Settings:
-    """Settings of a new, empty database ``name`` on the same server (dropped first if it exists)."""
+    """Settings of a new, empty database ``name`` on the same server, marked as chatschema's scratch
+    database (a marked one of that name is dropped first; an unmarked one is refused)."""
     drop(settings, name)
+    with server.connect(_admin(settings, name), autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except pg_errors.InsufficientPrivilege:
+            raise CannotCreateDatabase(
+                f"cannot create the scratch database {name}: permission denied to create database; the role "
+                f"needs CREATEDB (ALTER ROLE ... CREATEDB), or leave out --dsn to use the embedded server"
+            ) from None
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
     if settings.dsn is None:
-        return settings.with_database(name)  # the embedded server creates it on first connect
-    admin = server.conninfo(settings)
-    with server.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(admin)
+        return settings.with_database(name)
+    params = conninfo_to_dict(server.conninfo(settings))
     params["dbname"] = name
     return dataclasses.replace(settings, dsn=make_conninfo(**params))
 

@@ -17,10 +17,10 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, redact
 from .settings import Settings
 
-__all__ = ["conninfo", "describe_target", "server_version", "ensure_database"]
+__all__ = ["conninfo", "describe_target", "server_version", "ensure_database", "database_error", "error_line"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def conninfo(settings: Settings) -> str:
         try:
             return pg_conninfo.make_conninfo(settings.dsn)
         except psycopg.ProgrammingError as exc:
-            raise ConnectionFailed(f"--dsn/DATABASE_URL is not a valid connection string: {exc}") from None
+            raise ConnectionFailed(f"--dsn/DATABASE_URL is not a valid connection string: {redact(str(exc))}") from None
     return _embedded_conninfo(settings)
 
 
@@ -75,7 +75,7 @@ def connect(info: str, *, autocommit: bool = False, **kwargs: object) -> psycopg
     except psycopg.OperationalError as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         reason = lines[0].removeprefix("connection failed: ") if lines else type(exc).__name__
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_target(info)}: {reason}") from None
+        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe_target(info)}: {redact(reason)}") from None
 
 
 def ensure_database(info: str, name: str) -> None:
@@ -90,3 +90,24 @@ def server_version(info: str) -> int:
     """The server's major version (15, 16, 18...)."""
     with connect(info) as conn:
         return conn.info.server_version // 10000
+
+
+def database_error(exc: BaseException) -> psycopg.Error | None:
+    """The psycopg error behind ``exc`` (itself, or what SQLAlchemy wrapped), else None."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy wraps once; a chained cause or two more at most
+        if seen is None:
+            return None
+        if isinstance(seen, psycopg.Error):
+            return seen
+        orig = getattr(seen, "orig", None)
+        seen = orig if isinstance(orig, BaseException) else (seen.__cause__ or seen.__context__)
+    return None
+
+
+def error_line(error: psycopg.Error) -> str:
+    """One line for a server's error: its first line and SQLSTATE, never its parameters or a password."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    state = f" (SQLSTATE {error.sqlstate})" if getattr(error, "sqlstate", None) else ""
+    return redact(f"{first.rstrip('.')}{state}")

@@ -12,12 +12,16 @@ import platformdirs
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "DEFAULT_PG_VERSION", "parse_duration", "format_duration", "target_pg_version"]
+__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "DEFAULT_PG_VERSION", "parse_duration", "format_duration", "target_pg_version",
+           "MAX_DURATION_MS"]
 
 SUPPORTED_EMBEDDED_VERSIONS = (16, 18)
 DEFAULT_PG_VERSION = 18
 DEFAULT_DATABASE = "chatschema"
 
+# lock_timeout and statement_timeout are int milliseconds on the server: anything longer fails there,
+# after connecting; every duration option is held to the same range.
+MAX_DURATION_MS = 2_147_483_647
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, None: 1000}
 
@@ -30,7 +34,11 @@ def parse_duration(text: str | int | float, *, name: str) -> int:
     if not match:
         raise ConfigError(f"{name}: expected a duration such as 500ms, 2s or 15min, got {text!r}")
     value, unit = match.groups()
-    return int(float(value) * _UNIT_MS[unit])
+    ms = int(float(value) * _UNIT_MS[unit])
+    if ms > MAX_DURATION_MS:
+        raise ConfigError(f"{name}: expected a duration from 0 to {MAX_DURATION_MS}ms (about 24.8 days, "
+                          f"PostgreSQL's largest timeout), got {text!r}")
+    return ms
 
 
 def format_duration(ms: int) -> str:
@@ -131,6 +139,12 @@ class Settings:
         ``policy`` takes the options of ``with_policy`` (``lock_timeout="2s"``, ...).
         """
         env = os.environ
+        # An empty value is a mistake (an unset secret, a typo in a deploy file), not a request for the
+        # throwaway embedded server: migrating that instead and exiting 0 would hide it.
+        if dsn is not None and not dsn.strip():
+            raise ConfigError("--dsn is empty; give a connection string, or leave it out")
+        if dsn is None and "DATABASE_URL" in env and not env["DATABASE_URL"].strip():
+            raise ConfigError("DATABASE_URL is set but empty; unset it to use the embedded server, or give a connection string")
         dsn = dsn or env.get("DATABASE_URL") or None
         version_text = pg_version or env.get("CHATSCHEMA_PG_VERSION") or DEFAULT_PG_VERSION
         try:

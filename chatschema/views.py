@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
 
 from . import server
@@ -82,11 +83,37 @@ def refresh_views(
             sql.SQL("CONCURRENTLY ") if use_concurrently else sql.SQL(""), sql.Identifier(view.name)
         )
         started = time.perf_counter()
-        conn.execute(stmt)
+        try:
+            conn.execute(stmt)
+        except psycopg.Error as exc:
+            raise _refresh_failed(conn, view.name, use_concurrently, exc) from None
         elapsed = time.perf_counter() - started
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view.name))).fetchone()
         results.append(RefreshResult(view.name, use_concurrently, elapsed, int(rows[0]) if rows else 0))
     return results
+
+
+def _refresh_failed(conn: psycopg.Connection, view: str, concurrently: bool, exc: psycopg.Error) -> MigrationFailed:
+    """One line for a refresh the server refused: which view, why, and who holds its lock."""
+    from .migrate import locks  # the lock vocabulary lives with the migrations; imported late, no cycle
+
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        timeout = conn.execute("SELECT current_setting('lock_timeout') AS t").fetchone()
+        mode = "ExclusiveLock" if concurrently else "AccessExclusiveLock"
+        holders = locks.blockers(conn, locks.TableLock(view, mode))
+        held = ("; held by " + "; ".join(str(b) for b in holders)) if holders else (
+            "; no session holds a conflicting lock any more")
+        hint = "" if concurrently else " (or use REFRESH ... CONCURRENTLY: `views refresh --concurrently` lets readers through)"
+        return MigrationFailed(
+            f"views refresh of {view}: lock_timeout ({timeout[0] if timeout else '?'}) expired waiting for its lock"
+            f"{held}. Nothing was refreshed from {view} on; re-run when that session ends{hint}, or raise --lock-timeout."
+        )
+    hint = ""
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        hint = "; refresh as the role that owns the views (the one that ran `chatschema upgrade`)"
+    elif isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        hint = "; this server is read-only (a standby?): refresh on the primary"
+    return MigrationFailed(f"views refresh of {view} failed: {server.error_line(exc)}{hint}")
 
 
 def refresh(settings: Settings, *, concurrently: bool) -> list[RefreshResult]:

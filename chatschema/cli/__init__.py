@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..migrate import AppliedRevision
-from ..errors import ChatSchemaError
+from .. import server
+from ..errors import ChatSchemaError, redact
 from ..settings import Settings
 
 out = Console(highlight=False, soft_wrap=True)
@@ -29,8 +30,19 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ChatSchemaError as exc:
-            err.print(f"Error: {exc}", markup=False, soft_wrap=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except Exception as exc:
+            # A server error the library did not expect (a privilege, a standby, a lost connection):
+            # still one line and exit 2, never a traceback; anything else is a bug and keeps its traceback.
+            error = server.database_error(exc)
+            if error is None:
+                raise
+            _fail(f"the server refused the command: {server.error_line(error)}")
+
+
+def _fail(message: str) -> None:
+    err.print(f"Error: {redact(message)}", markup=False, soft_wrap=True)
+    sys.exit(2)
 
 
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,7 +95,7 @@ def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def warn(message: str) -> None:
-    err.print(f"warning: {message}", markup=False, soft_wrap=True)
+    err.print(f"warning: {redact(message)}", markup=False, soft_wrap=True)
 
 
 def progress_bar() -> Progress:

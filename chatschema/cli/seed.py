@@ -15,7 +15,8 @@ from . import connection_options, main, out, progress_bar
 @click.option("--scale", type=click.Choice(["tiny", "ci", "bench", "large"]), default="ci", show_default=True,
               help="How much: tiny (5k messages, unit tests), ci (200k), bench (2M), large (10M).")
 @click.option("--messages", type=int, metavar="N",
-              help="Generate N messages instead of the scale's count; users and conversations scale in proportion.")
+              help="Generate N messages (100 to 100,000,000) instead of the scale's count; users and conversations "
+                   "scale in proportion.")
 @click.option("--seed", "seed_", type=int, default=42, show_default=True,
               help="Same seed, same data: ids, content and timestamps.")
 @click.option("--replace", is_flag=True, help="Delete every row first (TRUNCATE users CASCADE) if the tables are not empty.")

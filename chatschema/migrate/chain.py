@@ -98,6 +98,9 @@ def history(location: str = DEFAULT_LOCATION) -> list[RevisionInfo]:
 def resolve(revision: str, location: str = DEFAULT_LOCATION) -> str:
     """``revision`` as the chain spells it ('head', 'base' or a full id); UnknownRevision names the known ones."""
     scripts = script_directory(location)
+    if not revision.strip():  # Alembic asserts on an empty id
+        known = ", ".join(r.revision for r in history(location))
+        raise UnknownRevision(f"no revision given (an empty string); known revisions are {known}, head and base")
     if revision in ("head", "heads", "base"):
         return revision
     try:

@@ -21,6 +21,7 @@ from ..migrations import ops
 from ..settings import Settings, format_duration
 from . import locks
 from .backfill import Checkpoint, status
+from .failures import refuse_wrong_direction
 from .chain import DEFAULT_LOCATION, check_known, connection, database_revision, resolve, steps
 from .offline import PlannedStatement, planned_statements, render
 
@@ -78,6 +79,7 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
 
         rev = starting_revision(settings)
     check_known(rev, location)
+    refuse_wrong_direction(rev, target, direction, location)
     way, pending = steps(rev, target, location)
     if way != direction:
         pending = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from ..errors import UnknownRevision
 from ..migrations import VERSION_TABLE
 from ..settings import Settings
 from . import locks
@@ -80,6 +81,8 @@ def _range_command(cfg: Config, low: str, high: str, location: str) -> None:
 def _split_range(range_: str | None, location: str) -> tuple[str, str]:
     spec = range_ or "base:head"
     low, _, high = spec.rpartition(":") if ":" in spec else ("base", ":", spec)
+    if not high.strip() or low.endswith(":"):
+        raise UnknownRevision(f"the range {spec!r} has an empty end; give FROM:TO, e.g. 0001:head, or TO alone")
     return resolve(low or "base", location), resolve(high, location)
 
 

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 
 from .. import scratch, server
 from ..schema_catalog import Catalog, read_catalog
-from ..errors import ConnectionFailed
+from ..errors import CannotCreateDatabase, ConnectionFailed
 from ..settings import Settings
 from .chain import DEFAULT_LOCATION, history
 
@@ -37,7 +37,7 @@ _CACHE: dict[tuple[str, ...], dict[str, Catalog]] = {}
 
 # What stops a scratch database on the examined server: no CREATEDB, a read-only session, a standby.
 _CANNOT_CREATE = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction,
-                  psycopg.errors.ObjectNotInPrerequisiteState, ConnectionFailed)
+                  psycopg.errors.ObjectNotInPrerequisiteState, ConnectionFailed, CannotCreateDatabase)
 
 
 def _maintenance(settings: Settings) -> Settings:

@@ -22,14 +22,12 @@ from typing import Any
 import psycopg
 from alembic import command
 from alembic.config import Config
-from alembic.util import CommandError
 from psycopg import errors as pg_errors
 
 from .. import server
-from ..errors import LockTimeout, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
-from . import locks
+from . import failures, locks
 from .chain import (
     DEFAULT_LOCATION,
     RevisionInfo,
@@ -84,6 +82,8 @@ class _RunState:
     lock_timeout_ms: int
     statement_timeout_ms: int
     long_transaction_s: float = 1.0
+    direction: str = "upgrade"
+    target: str = "head"
     last_revision: str | None = None
     applied: list[AppliedRevision] = field(default_factory=list)
     warned: bool = False
@@ -118,7 +118,8 @@ def _warn_blockers(monitor: psycopg.Connection, lock: locks.StatementLock, ours:
     live = [lk for lk in lock.locks if not lk.new]
     if lock.kind in ("create index concurrently", "reindex concurrently"):
         target = live[0]
-        holders = locks.blockers(monitor, target, ours=ours, min_age_s=state.long_transaction_s)
+        holders = locks.blockers(monitor, failures.waited_for(lock, target), ours=ours,
+                                 min_age_s=state.long_transaction_s)
         snapshots = [b for b in locks.old_snapshots(monitor, ours=ours, min_age_s=state.long_transaction_s)
                      if b.pid not in {h.pid for h in holders}]
         found = holders + snapshots
@@ -172,6 +173,8 @@ def _attempt(
         state.last_revision = database_revision(conn)
         conn.rollback()
         check_known(state.last_revision, location)
+        if not state.applied:
+            failures.refuse_wrong_direction(state.last_revision, state.target, state.direction, location)
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
@@ -208,17 +211,6 @@ def _attempt(
         return info
 
 
-def _failed_statement(exc: BaseException) -> str:
-    return getattr(exc, "statement", "") or ""
-
-
-def _sqlstate_error(exc: BaseException) -> psycopg.Error | None:
-    orig = getattr(exc, "orig", None)
-    if isinstance(orig, psycopg.Error):
-        return orig
-    return exc if isinstance(exc, psycopg.Error) else None
-
-
 def backoff(settings: Settings, attempt: int, rng: random.Random) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): exponential, capped, with jitter."""
     ceiling = min(settings.retry_max_delay_ms, settings.retry_delay_ms * 2 ** (attempt - 1)) / 1000
@@ -252,7 +244,8 @@ def _run(
     def fn(cfg: Config) -> None:
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
 
-    state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000)
+    state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000,
+                      direction=direction, target=target)
     rng = random.Random()
     first_try = time.monotonic()
     attempt = 0
@@ -264,97 +257,28 @@ def _run(
             return state.applied
         except Exception as exc:
             failing = _next_revision(state, direction, location)
-            statement = _failed_statement(exc)
+            statement = failures.failed_statement(exc)
             lock = locks.classify(statement) if statement else locks.StatementLock("row locks", "rows")
-            error = _sqlstate_error(exc)
+            error = failures.sqlstate_error(exc)
             retriable = isinstance(error, pg_errors.LockNotAvailable) and lock.lock_class != "online"
             if retriable and attempt < settings.lock_retries:
                 attempt += 1
                 delay = backoff(settings, attempt, rng)
                 if on_warning:
+                    found = failures.kept(info or server.conninfo(settings))
+                    undone = (f"the batch in progress was rolled back; {found}, and the retry resumes after them"
+                              if found else "the revision was rolled back")
                     on_warning(
-                        f"lock_timeout expired in revision {failing} ({_what(lock)}); the revision was rolled back; "
+                        f"lock_timeout expired in revision {failing} ({failures.what(lock)}); {undone}; "
                         f"retry {attempt} of {settings.lock_retries} in {delay:.1f}s"
                     )
                 time.sleep(delay)
                 continue
             info = info or server.conninfo(settings)
-            raise _translate(exc, info, state, failing, lock, attempts=attempt + 1,
-                             seconds=time.monotonic() - first_try) from exc
-
-
-def _what(lock: locks.StatementLock) -> str:
-    if not lock.locks:
-        return lock.kind
-    target = lock.locks[0]
-    return f"{lock.kind}: {target.mode_name} on {target.relation}"
-
-
-def _blockers_for(info: str, lock: locks.StatementLock, min_age_s: float) -> list[locks.Blocker]:
-    with server.connect(info, autocommit=True) as conn:
-        found: list[locks.Blocker] = []
-        for target in lock.locks:
-            if not target.new:
-                found += [b for b in locks.blockers(conn, target) if b.pid not in {f.pid for f in found}]
-        if lock.concurrently or not lock.locks:
-            found += [b for b in locks.old_snapshots(conn, min_age_s=min_age_s)
-                      if b.pid not in {f.pid for f in found}]
-        return found
-
-
-def _translate(
-    exc: BaseException,
-    info: str,
-    state: _RunState,
-    revision: str,
-    lock: locks.StatementLock,
-    *,
-    attempts: int,
-    seconds: float,
-) -> Exception:
-    error = _sqlstate_error(exc)
-    statement = _failed_statement(exc)
-    lock_ms, stmt_ms = state.timeouts_at.get(statement, (state.lock_timeout_ms, state.statement_timeout_ms))
-    first_line = statement.strip().splitlines()[0].strip() if statement.strip() else ""
-    debris = (
-        " It may leave an INVALID index behind; the next `chatschema upgrade` drops and rebuilds it."
-        if lock.concurrently and lock.kind.startswith("create") else ""
-    )
-    if isinstance(error, pg_errors.LockNotAvailable):
-        found = _blockers_for(info, lock, state.long_transaction_s)
-        table = lock.locks[0].relation if lock.locks else None
-        held = (f"; held by {found[0]}" if lock.locks else f"; sessions with old transactions: {found[0]}") if found else (
-            "; no session holds a conflicting lock any more (the holder finished after the timeout)")
-        more = f" (and {len(found) - 1} more: " + "; ".join(str(b) for b in found[1:]) + ")" if len(found) > 1 else ""
-        tries = (f" after {attempts} attempts over {seconds:.1f}s, each rolled back" if attempts > 1 else "")
-        where = f"{lock.locks[0].mode_name} on {table}" if lock.locks else "a row or table lock"
-        knob = "--concurrent-lock-timeout" if lock.lock_class == "online" else "--lock-timeout or --lock-retries"
-        pid_hint = f" (or end it: SELECT pg_terminate_backend({found[0].pid}))" if found else ""
-        return LockTimeout(
-            f"lock_timeout ({format_duration(lock_ms)}) expired waiting for {where} in revision {revision}{tries}"
-            f"{held}{more}. Nothing of revision {revision} was kept; the database is at {state.last_revision or 'base'}."
-            f"{debris} Re-run when that session ends{pid_hint}, or raise {knob}.",
-            table=table,
-            blockers=tuple(str(b) for b in found),
-        )
-    if isinstance(error, pg_errors.QueryCanceled):
-        if stmt_ms > 0:
-            knob = "--concurrent-statement-timeout" if lock.lock_class == "online" else "--statement-timeout"
-            return MigrationFailed(
-                f"statement_timeout ({format_duration(stmt_ms)}) cancelled revision {revision}: {first_line}.{debris} "
-                f"Raise {knob} and re-run."
-            )
-        return MigrationFailed(
-            f"revision {revision} was cancelled while running {first_line} (statement_timeout is off for it, so "
-            f"another session cancelled it, e.g. pg_cancel_backend, or the server is shutting down).{debris} "
-            f"The database is at {state.last_revision or 'base'}; re-run to continue."
-        )
-    if isinstance(error, psycopg.Error):
-        detail = str(error).strip().splitlines()[0]
-        return MigrationFailed(f"revision {revision} failed: {detail.rstrip('.')}.{debris}")
-    if isinstance(exc, CommandError):
-        return MigrationFailed(str(exc))
-    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+            attempted = failures.Attempt(
+                failing, direction, state.last_revision, state.lock_timeout_ms, state.statement_timeout_ms,
+                state.long_transaction_s, attempts=attempt + 1, seconds=time.monotonic() - first_try)
+            raise failures.translate(exc, info, attempted, lock, state.timeouts_at) from exc
 
 
 def upgrade(

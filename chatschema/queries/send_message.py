@@ -82,15 +82,20 @@ OPTIMIZED = Query(
     ),
     writes=True,
     # The preview is cut where ck_conversations_preview_length allows (PREVIEW_CHARS).
-    # The UPDATE takes the conversation's row lock before anything else, and clock_timestamp() is
-    # evaluated for the locked row version (re-evaluated if it waited), so (created_at, id) grows per
-    # conversation in commit order and last_message_id is always the newest message. The owner check
-    # is the UPDATE's WHERE: 0 rows -> 404 and nothing written.
+    # The UPDATE takes the conversation's row lock before anything else, and its SET is evaluated on
+    # the locked row version (re-evaluated on the newest one if it waited, READ COMMITTED's recheck):
+    # the new time is the later of the statement's start and the stored newest message plus 1 us.
+    # So (created_at, id) grows per conversation in commit order even when the newest message is
+    # ahead of this server's clock (imported data, a clock stepped back, a failover to a host whose
+    # clock is behind), and last_message_id is always the newest message. statement_timestamp() is
+    # STABLE, unlike clock_timestamp(): a distributed UPDATE (Citus) refuses VOLATILE functions; and
+    # unlike now() it is not frozen at the start of the caller's transaction. The owner check is the
+    # UPDATE's WHERE: 0 rows -> 404 and nothing written.
     sql=f"""
 WITH conv AS (
     UPDATE conversations
        SET message_count        = message_count + 1,
-           last_activity_at     = clock_timestamp(),
+           last_activity_at     = greatest(statement_timestamp(), last_activity_at + interval '1 microsecond'),
            last_message_id      = %(message_id)s,
            last_message_preview = left(%(content)s, {PREVIEW_CHARS}),
            updated_at           = now()

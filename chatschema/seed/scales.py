@@ -34,6 +34,7 @@ HEAVY_USERS = 3  # users 2..4
 BIG_CONVERSATIONS = 4  # conversations 2..5, after the longest (conversation 1)
 IDLE_USER_SHARE = 0.05  # the last users, who own no conversation
 MIN_MESSAGES = 100
+MAX_MESSAGES = 100_000_000  # ten times the largest scale: beyond it a seed runs for hours
 MAX_SEED = 2**40  # the seed is scaled into hashint8extended's bigint salt
 
 
@@ -86,8 +87,8 @@ def resolve_scale(scale: str, messages: int | None) -> Scale:
     chosen = SCALES[scale]
     if messages is None:
         return chosen
-    if isinstance(messages, bool) or not isinstance(messages, int) or messages < MIN_MESSAGES:
-        raise ConfigError(f"--messages: expected a whole number of at least {MIN_MESSAGES}, got {messages!r}")
+    if isinstance(messages, bool) or not isinstance(messages, int) or not MIN_MESSAGES <= messages <= MAX_MESSAGES:
+        raise ConfigError(f"--messages: expected a whole number from {MIN_MESSAGES} to {MAX_MESSAGES}, got {messages!r}")
     return chosen.resized(messages)
 
 

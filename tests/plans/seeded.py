@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from chatschema.settings import Settings
@@ -45,6 +47,10 @@ def build(admin: str, new_database: Any) -> SeededPlans:
 
     settings = new_database("plans")  # the demo drops and recreates it; the session drops it
     name = conninfo_to_dict(settings.dsn)["dbname"]
+    # Marked as a scratch database, as the demo's own are: the demo drops no other database.
+    from chatschema import scratch
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(scratch.MARK)))
     recorded: list[tuple[Any, Any, str]] = []
     scratch_run = pipeline.scratch_run
 
