@@ -25,7 +25,8 @@ from psycopg.rows import dict_row
 
 from ..migrations import CHECKPOINT_TABLE
 from ..migrations.ops import CREATE_CHECKPOINT, FINISH_CHECKPOINT, SAVE_CHECKPOINT, SUMMARY_BACKFILL, BatchedBackfill
-from ..progress import Progress
+from ..progress import Progress, Warn
+from .gates import DatabaseMeasure, GatePolicy, Gates, Measure
 from ..vocabulary import PREVIEW_CHARS
 
 __all__ = [
@@ -80,9 +81,16 @@ def run_batches(
     pause_s: float = 0.0,
     progress: Progress | None = None,
     stop_after_batches: int | None = None,
+    gates: GatePolicy | None = None,
+    report: Warn | None = None,
+    measure: Measure | None = None,
 ) -> int:
     """Run (or resume) ``spec`` on an autocommit connection; returns the rows written this run.
 
+    With ``gates`` every batch first waits until the cluster is fit for it (``chatschema.migrate.gates``:
+    replica lag, slots' WAL, vacuum on the table, the archiver's queue), and the batch size adapts to
+    the target batch time; ``report`` hears why it waits and how the size changes. ``measure`` replaces
+    the catalog readings (tests). Without ``gates`` batches run at the fixed ``batch_size``.
     ``stop_after_batches`` stops early, as an interrupted run would (used by tests).
     """
     if not conn.autocommit:
@@ -94,12 +102,19 @@ def run_batches(
     last_id, done = (state.last_id, state.rows_done) if state else (None, 0)
     total = max(_estimate(conn, spec.table), done)
     updated = batches = 0
+    gate = None
+    if gates is not None:
+        gate = Gates(gates, measure or DatabaseMeasure(conn), spec.table, batch_size, report=report)
     while True:
+        size = batch_size
+        if gate is not None:
+            size = gate.wait_until_clear()
+            wal_before, started = gate.measure.wal_lsn(), time.monotonic()
         with conn.transaction():
             if last_id is None:
-                rows = conn.execute(spec.lock_first, {"n": batch_size}).fetchall()
+                rows = conn.execute(spec.lock_first, {"n": size}).fetchall()
             else:
-                rows = conn.execute(spec.lock_next, {"after": last_id, "n": batch_size}).fetchall()
+                rows = conn.execute(spec.lock_next, {"after": last_id, "n": size}).fetchall()
             ids = [r[0] for r in rows]
             if ids:
                 conn.execute(spec.apply, {"ids": ids})
@@ -110,6 +125,9 @@ def run_batches(
                     conn.execute(statement, {"name": spec.name})
         if not ids:
             break
+        if gate is not None:
+            gate.after_batch(time.monotonic() - started, gate.measure.wal_lsn() - wal_before, len(ids))
+            batch_size = gate.batch_size
         updated += len(ids)
         done += len(ids)
         batches += 1
@@ -129,10 +147,13 @@ def run(
     pause_s: float = 0.0,
     progress: Progress | None = None,
     stop_after_batches: int | None = None,
+    gates: GatePolicy | None = None,
+    report: Warn | None = None,
+    measure: Measure | None = None,
 ) -> int:
     """Run (or resume) revision 0004's summary backfill: ``run_batches`` of ``SUMMARY_BACKFILL``."""
     return run_batches(conn, SUMMARY_BACKFILL, batch_size=batch_size, pause_s=pause_s, progress=progress,
-                       stop_after_batches=stop_after_batches)
+                       stop_after_batches=stop_after_batches, gates=gates, report=report, measure=measure)
 
 
 # What "exact" means, written independently of the backfill's SQL: the stored summary of every

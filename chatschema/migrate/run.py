@@ -175,6 +175,7 @@ def _attempt(
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
+        cfg.attributes["backfill_report"] = warn  # the health gates' waits and batch-size changes
         started = {"at": time.perf_counter()}
 
         def on_version_apply(*, ctx, step, heads, run_args):  # type: ignore[no-untyped-def]
