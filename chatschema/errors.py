@@ -13,6 +13,7 @@ __all__ = [
     "MigrationFailed",
     "InvalidInput",
     "NotFound",
+    "BackfillStopped",
 ]
 
 
@@ -59,3 +60,8 @@ class InvalidInput(ChatSchemaError, ValueError):
 
 class NotFound(ChatSchemaError, LookupError):
     """The conversation does not exist or does not belong to the user (deliberately indistinguishable)."""
+
+
+class BackfillStopped(ChatSchemaError):
+    """A backfill stopped between batches when asked to (SIGTERM, Ctrl-C): its checkpoint is committed and
+    a re-run continues from it. Not a failure: the CLI says "paused; rerun to continue" and exits 0."""

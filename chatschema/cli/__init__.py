@@ -147,4 +147,4 @@ def main() -> None:
 
 
 # Registers every command on ``main`` (each module adds its family).
-from . import bench, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401
+from . import backfill, bench, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401

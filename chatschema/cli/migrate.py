@@ -9,8 +9,10 @@ import click
 from rich.table import Table
 
 from .. import migrate, server
+from ..errors import BackfillStopped
 from ..settings import Settings
 from . import connection_options, main, out, policy_options, print_applied, progress_bar, warn
+from .backfill import stop_between_batches
 
 
 def _print_lines(lines: list[str]) -> None:
@@ -65,8 +67,14 @@ def upgrade(revision: str, dry_run: bool, settings: Settings) -> None:
                 tasks[name] = bar.add_task(f"backfill {name}", total=total)
             bar.update(tasks[name], completed=done, total=total)
 
-        applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
-                                  on_warning=warn)
+        try:
+            with stop_between_batches():
+                applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
+                                          on_warning=warn)
+        except BackfillStopped as stopped:
+            bar.stop()
+            out.print(str(stopped), markup=False)
+            return
     if not applied:
         out.print(f"Already at {revision}; nothing to do.")
     else:

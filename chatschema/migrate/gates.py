@@ -230,14 +230,19 @@ class Gates:
                                                f"(--max-archive-backlog {p.max_archive_backlog})"))
         return closed
 
-    def wait_until_clear(self, *, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Wait until every gate is open (or ``should_stop()``); returns the size the next batch may have."""
+    def wait_until_clear(self, *, should_stop: Callable[[], bool] = lambda: False,
+                         on_wait: Callable[[Wait], None] | None = None) -> int:
+        """Wait until every gate is open (or ``should_stop()``); returns the size the next batch may have.
+        ``on_wait`` hears the first closed gate each time the set of closed gates changes."""
         reported: tuple[str, ...] = ()
         while closed := self.closed():
             self.waiting_on = closed[0]
             shown = tuple(w.gate for w in closed)
-            if self.report and shown != reported:
-                self.report("backfill waits: " + "; ".join(w.detail for w in closed))
+            if shown != reported:
+                if self.report:
+                    self.report("backfill waits: " + "; ".join(w.detail for w in closed))
+                if on_wait:
+                    on_wait(closed[0])
                 reported = shown
             if should_stop():
                 return 0

@@ -26,7 +26,7 @@ from alembic.util import CommandError
 from psycopg import errors as pg_errors
 
 from .. import server
-from ..errors import LockTimeout, MigrationFailed
+from ..errors import BackfillStopped, LockTimeout, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
 from . import locks
@@ -259,6 +259,8 @@ def _run(
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
                             location=location)
             return state.applied
+        except BackfillStopped:
+            raise  # not a failure: the checkpoint is committed and a re-run continues
         except Exception as exc:
             failing = _next_revision(state, direction, location)
             statement = _failed_statement(exc)

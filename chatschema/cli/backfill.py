@@ -1,0 +1,115 @@
+"""`chatschema backfill status|pause|resume`: watch and steer a running backfill, and the signal handling
+that lets SIGTERM and Ctrl-C stop one between batches."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+from ..migrate import control
+from ..migrate.control import BackfillStatus
+from ..settings import Settings
+from . import connection_options, main, out
+
+
+@contextmanager
+def stop_between_batches() -> Iterator[None]:
+    """While the block runs, SIGTERM and Ctrl-C ask a running backfill to stop after its current batch
+    (its checkpoint commits with it); outside a backfill, or at the second signal, they act as usual."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if control.running() and not control.stop_requested():
+            control.request_stop()
+            return
+        signal.signal(signum, previous[signum])
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signum)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        control.clear_stop()
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def render_status(st: BackfillStatus) -> None:
+    left = max(st.rows_total - st.rows_done, 0)
+    out.print(f"backfill {st.name}: {st.state}" + (f" (pid {st.pid}: {st.doing})" if st.pid else ""), markup=False)
+    out.print(f"  rows done {st.rows_done:,} of about {st.rows_total:,}; left about {left:,}", markup=False)
+    if st.rate_per_s is not None:
+        out.print(f"  rate {st.rate_per_s:,.0f} rows/s; ETA {_eta(st.eta_s)}", markup=False)
+    if st.paused_since is not None:
+        out.print(f"  paused since {st.paused_since:%Y-%m-%d %H:%M:%S %Z} (`chatschema backfill resume` continues it)",
+                  markup=False)
+    if st.updated_at is not None:
+        out.print(f"  last checkpoint {st.updated_at:%Y-%m-%d %H:%M:%S %Z}", markup=False)
+
+
+@main.group()
+def backfill() -> None:
+    """Watch and steer the summary backfill (revision 0004) while `upgrade` runs it.
+
+    \b
+    Example:
+        chatschema backfill status --dsn "$DATABASE_URL"
+        chatschema backfill pause --dsn "$DATABASE_URL"    # the run waits between batches, holding no locks
+        chatschema backfill resume --dsn "$DATABASE_URL"
+    """
+
+
+@backfill.command()
+@connection_options
+def status(settings: Settings) -> None:
+    """What the backfill does: rows done and left, rate, ETA, the gate it waits on. Read-only.
+
+    From chatschema's checkpoint table and the running session's application_name in
+    pg_stat_activity.
+
+    \b
+    Example:
+        chatschema backfill status --dsn "$DATABASE_URL"
+    """
+    render_status(control.backfill_status(settings))
+
+
+@backfill.command()
+@connection_options
+def pause(settings: Settings) -> None:
+    """Pause the backfill before its next batch (a later run also waits) until `backfill resume`.
+
+    The running `upgrade` finishes the batch it is in, commits it, and waits holding no locks.
+
+    \b
+    Example:
+        chatschema backfill pause --dsn "$DATABASE_URL"
+    """
+    render_status(control.pause(settings))
+
+
+@backfill.command()
+@connection_options
+def resume(settings: Settings) -> None:
+    """Let a paused backfill continue with its next batch.
+
+    \b
+    Example:
+        chatschema backfill resume --dsn "$DATABASE_URL"
+    """
+    render_status(control.resume(settings))
