@@ -144,3 +144,27 @@ def test_a_signal_mid_backfill_commits_the_batch_exits_0_and_a_rerun_counts_noth
         final = backfill.status(conn)
         assert (final.rows_done, final.finished) == (3000, True)  # no batch counted twice
         assert summary_mismatches(conn) == 0
+
+
+def test_the_upgrade_bar_shows_rows_rate_eta_and_the_gate_it_waits_on():
+    from rich.console import Console
+
+    from chatschema.cli.backfill import gate_tracking, upgrade_bar
+
+    bar = upgrade_bar()
+    task = bar.add_task("backfill conversation_summaries", total=1000, gate="")
+    bar.update(task, completed=300)
+    heard: list[str] = []
+    report = gate_tracking(bar, {"conversation_summaries": task}, heard.append)
+
+    def shown() -> str:
+        console = Console(record=True, width=200, force_terminal=False)
+        console.print(bar.make_tasks_table(bar.tasks))
+        return console.export_text()
+
+    assert "backfill conversation_summaries" in shown() and "300/1000" in shown() and "rows/s" in shown()
+    report("backfill waits: standby 'b' replays 12.0s behind (--max-replica-lag 10s)")
+    assert "waits: standby 'b' replays 12.0s behind" in shown()
+    report("backfill continues: replica lag gate open again")
+    assert "waits:" not in shown()  # the twin: an open gate is not shown
+    assert heard[0].startswith("backfill waits: ") and len(heard) == 2

@@ -10,10 +10,46 @@ from contextlib import contextmanager
 from types import FrameType
 
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
 from ..migrate import control
 from ..migrate.control import BackfillStatus
+from ..migrate.gates import CONTINUES, WAITS
+from ..progress import Warn
 from ..settings import Settings
-from . import connection_options, main, out
+from . import connection_options, err, main, out
+
+
+class RateColumn(ProgressColumn):
+    """Rows per second, as rich measures them from the updates."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "- rows/s")
+
+
+def upgrade_bar() -> Progress:
+    """The backfill's progress during `upgrade`: rows done of the total, rate, ETA, and the gate it waits on."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[gate]}"), console=err, transient=True,
+    )
+
+
+def gate_tracking(bar: Progress, tasks: dict[str, object], warn: Warn) -> Warn:
+    """``warn``, which also shows on the bar the gate a backfill waits on (and clears it when it goes on)."""
+
+    def report(message: str) -> None:
+        warn(message)
+        gate = ""
+        if message.startswith(WAITS):
+            gate = "waits: " + message.removeprefix(WAITS).split(" (", 1)[0]
+        elif not message.startswith(CONTINUES) and "paused by" in message:
+            gate = "paused"
+        for task in tasks.values():
+            bar.update(task, gate=gate)  # type: ignore[arg-type]
+
+    return report
 
 
 @contextmanager

@@ -50,7 +50,14 @@ __all__ = [
     "Gates",
     "Wait",
     "format_bytes",
+    "WAITS",
+    "CONTINUES",
 ]
+
+WAITS = "backfill waits: "
+"""How a report that a gate closed begins (the rest says which gates and their readings)."""
+CONTINUES = "backfill continues: "
+"""How a report that the gates opened again begins."""
 
 WAL_SEGMENT = 16 * 1024 * 1024
 
@@ -240,7 +247,7 @@ class Gates:
             shown = tuple(w.gate for w in closed)
             if shown != reported:
                 if self.report:
-                    self.report("backfill waits: " + "; ".join(w.detail for w in closed))
+                    self.report(WAITS + "; ".join(w.detail for w in closed))
                 if on_wait:
                     on_wait(closed[0])
                 reported = shown
@@ -248,7 +255,7 @@ class Gates:
                 return 0
             self.sleep(self.policy.poll_ms / 1000)
         if self.waiting_on is not None and self.report:
-            self.report(f"backfill continues: {self.waiting_on.gate} gate open again")
+            self.report(f"{CONTINUES}{self.waiting_on.gate} gate open again")
         self.waiting_on = None
         if self._slow_for_vacuum:
             return max(1, self.batch_size // 2)
