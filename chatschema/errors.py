@@ -18,6 +18,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "NotAdopted",
+    "BackfillStopped",
 ]
 
 
@@ -87,3 +88,8 @@ def redact(text: str) -> str:
     text = _URI_PASSWORD.sub(lambda m: f"{m['keep']}***@", text)
     text = _QUERY_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
     return _KV_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
+
+
+class BackfillStopped(ChatSchemaError):
+    """A backfill stopped between batches when asked to (SIGTERM, Ctrl-C): its checkpoint is committed and
+    a re-run continues from it. Not a failure: the CLI says "paused; rerun to continue" and exits 0."""

@@ -228,7 +228,8 @@ def test_backfill_killed_mid_way_resumes_where_it_stopped_and_ends_exact(new_dat
         populate(conn, users=50, conversations=3000, messages=20000)
     migrate.upgrade(settings, "0003")
     command = [sys.executable, "-c", "from chatschema.cli import main; main()", "upgrade", "0004", "--dsn",
-               settings.dsn, "--backfill-batch-size", "100", "--backfill-pause", "100ms"]
+               settings.dsn, "--backfill-batch-size", "100", "--backfill-pause", "100ms",
+               "--backfill-target-time", "0"]  # fixed batches: the checkpoint moves in hundreds
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with psycopg.connect(settings.dsn, autocommit=True) as watcher:

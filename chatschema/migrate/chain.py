@@ -21,6 +21,7 @@ from .. import server
 from ..errors import NotAdopted, UnknownRevision
 from ..migrations import VERSION_TABLE
 from ..settings import Settings
+from .gates import GatePolicy
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -65,6 +66,7 @@ def alembic_config(settings: Settings | None = None, *, location: str = DEFAULT_
             concurrent_statement_timeout_ms=settings.concurrent_statement_timeout_ms,
             backfill_batch_size=settings.backfill_batch_size,
             backfill_pause_s=settings.backfill_pause_ms / 1000,
+            gates=GatePolicy.from_settings(settings),
         )
     return cfg
 

@@ -25,6 +25,7 @@ from alembic.config import Config
 from psycopg import errors as pg_errors
 
 from .. import server
+from ..errors import BackfillStopped
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
 from . import failures, locks
@@ -178,6 +179,7 @@ def _attempt(
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
+        cfg.attributes["backfill_report"] = warn  # the health gates' waits and batch-size changes
         started = {"at": time.perf_counter()}
 
         def on_version_apply(*, ctx, step, heads, run_args):  # type: ignore[no-untyped-def]
@@ -255,6 +257,8 @@ def _run(
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
                             location=location)
             return state.applied
+        except BackfillStopped:
+            raise  # not a failure: the checkpoint is committed and a re-run continues
         except Exception as exc:
             failing = _next_revision(state, direction, location)
             statement = failures.failed_statement(exc)
