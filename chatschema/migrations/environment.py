@@ -45,8 +45,29 @@ def _run_offline(context: Any, configure: dict[str, Any]) -> None:
 
 
 def _run_online(context: Any, configure: dict[str, Any]) -> None:
+    """On the connection chatschema hands over, an Engine's, or ``sqlalchemy.url`` from an ini (the
+    ``alembic`` command line)."""
+    given = context.config.attributes.get("connection")
+    if isinstance(given, sa.Connection):
+        _run_on(context, given, configure)
+        return
+    engine = given if isinstance(given, sa.Engine) else None
+    if engine is None:
+        url = context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no database: set sqlalchemy.url in the ini, or hand a connection in "
+                               "config.attributes['connection']")
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            _run_on(context, connection, configure)
+    finally:
+        if given is None:
+            engine.dispose()
+
+
+def _run_on(context: Any, connection: sa.Connection, configure: dict[str, Any]) -> None:
     config = context.config
-    connection: sa.Connection = config.attributes["connection"]
     for stmt in session_timeouts(config.attributes):
         connection.exec_driver_sql(stmt)
     # End SQLAlchemy's autobegun transaction: Alembic must own the transactions it opens, or
