@@ -1,47 +1,41 @@
 """Does the database match the models? Index shapes included, which Alembic's own compare ignores.
 
-The models are compiled by PostgreSQL itself: ``metadata.create_all`` runs in a scratch schema
-inside a transaction that is always rolled back, and both schemas are read back through the same
-catalog functions (``pg_get_indexdef``, ``pg_get_constraintdef``, ``format_type``). Two definitions
-are then equal exactly when PostgreSQL would print them the same way: INCLUDE, WHERE, DESC,
-opclass, NOT VALID and storage parameters all count.
+``check`` reads the database in a READ ONLY transaction and compares it with head's schema, rendered
+on a scratch database of the same server by running the chain (``migrate.reference``): columns
+(collation, statistics target, storage), constraints, indexes (INVALID included), storage
+parameters, triggers, policies, row-level security, replica identity and the views' definitions,
+as PostgreSQL prints them (``chatschema.schema_catalog``). Only chatschema's scope counts.
+
+``compare_schema`` is the older, models-only comparison (``metadata.create_all`` in a scratch schema
+inside a rolled-back transaction, so it writes): the seed's tests compare seeded databases with it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from . import migrate
+from .schema_catalog import Difference, differences, read_catalog
+from .errors import ConfigError
 from .migrate.chain import check_known, connection, database_revision
-from .migrations import BOOKKEEPING_TABLES
+from .migrate.reference import revision_schemas
+from .migrations import MANAGED_TABLES
 from .models import metadata
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["Difference", "check", "compare_schema"]
+__all__ = ["Difference", "check", "head_differences", "compare_schema", "load_known_extras"]
 
 SCRATCH = "chatschema_model_check"
 _QUALIFIED_TABLE = re.compile(r' ON (?:ONLY )?(?:"[^"]+"|\w+)\.')
-
-
-@dataclass(frozen=True)
-class Difference:
-    kind: str
-    name: str
-    database: str | None
-    models: str | None
-
-    def __str__(self) -> str:
-        if self.database is None:
-            return f"{self.kind} {self.name} is missing from the database; the models define: {self.models}"
-        if self.models is None:
-            return f"{self.kind} {self.name} is in the database but not in the models: {self.database}"
-        return f"{self.kind} {self.name} differs: database has {self.database}; models say {self.models}"
 
 
 _COLUMNS = """
@@ -53,7 +47,7 @@ SELECT c.relname || '.' || a.attname,
   JOIN pg_class c ON c.oid = a.attrelid
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-   AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relname = ANY(%(ignored)s))
+   AND a.attnum > 0 AND NOT a.attisdropped AND c.relname = ANY(%(managed)s)
 """
 _INDEXES = """
 SELECT ic.relname, pg_get_indexdef(i.indexrelid)
@@ -61,18 +55,18 @@ SELECT ic.relname, pg_get_indexdef(i.indexrelid)
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid
  WHERE tc.relnamespace = current_schema()::regnamespace AND tc.relkind = 'r'
-   AND NOT (tc.relname = ANY(%(ignored)s))
+   AND tc.relname = ANY(%(managed)s)
    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u'))
 """
 _CONSTRAINTS = """
 SELECT t.relname || '.' || k.conname, pg_get_constraintdef(k.oid)
   FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
- WHERE t.relnamespace = current_schema()::regnamespace AND NOT (t.relname = ANY(%(ignored)s))
+ WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%(managed)s) AND k.contype <> 'n'
 """
 _RELOPTIONS = """
 SELECT relname, array_to_string(reloptions, ', ') FROM pg_class
  WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND reloptions IS NOT NULL
-   AND NOT (relname = ANY(%(ignored)s))
+   AND relname = ANY(%(managed)s)
 """
 _VIEW_INDEX = """
 SELECT pg_get_indexdef(i.indexrelid) AS definition,
@@ -83,7 +77,7 @@ SELECT pg_get_indexdef(i.indexrelid) AS definition,
 
 
 def _read(conn: sa.Connection) -> dict[str, dict[str, str]]:
-    params = {"ignored": list(BOOKKEEPING_TABLES)}
+    params = {"managed": list(MANAGED_TABLES)}
     raw = conn.connection.driver_connection
     out = {}
     for kind, query in (("column", _COLUMNS), ("index", _INDEXES), ("constraint", _CONSTRAINTS), ("storage", _RELOPTIONS)):
@@ -130,8 +124,56 @@ def compare_schema(conn: sa.Connection) -> list[Difference]:
     return diffs
 
 
-def check(settings: Settings) -> tuple[str | None, str, list[str]]:
-    """(database revision, head revision, findings). No findings means: at head and matching the models."""
+def load_known_extras(path: str | Path) -> dict[str, str]:
+    """{name: reason} from a TOML file of objects on the managed tables that are known and fine.
+
+    Each entry names one object as check names it (``messages.app_note`` for a column, constraint,
+    trigger or policy; the index's name for an index) and says why it is there::
+
+        [[extra]]
+        name = "messages.moderation_flag"
+        reason = "the moderation service's column (ticket MOD-12)"
+    """
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the known extras file {file}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    extras = data.get("extra", [])
+    unknown = sorted(set(data) - {"extra"})
+    if unknown or not isinstance(extras, list):
+        raise ConfigError(f"{file}: expected only [[extra]] entries (name, reason); found {', '.join(unknown) or 'extra'}")
+    found: dict[str, str] = {}
+    for number, entry in enumerate(extras, 1):
+        name, reason = (entry.get("name"), entry.get("reason")) if isinstance(entry, dict) else (None, None)
+        if not isinstance(name, str) or not name or not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{file}: [[extra]] number {number} needs a name and a reason (both non-empty strings)")
+        found[name] = reason.strip()
+    return found
+
+
+def _view_keys(raw: psycopg.Connection) -> list[Difference]:
+    diffs = []
+    for view in VIEWS:
+        with raw.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(_VIEW_INDEX, {"index": view.index}).fetchone()
+        if row is None:
+            diffs.append(Difference("materialized view", view.name, None, f"unique index {view.index} on {', '.join(view.key)}"))
+        elif not row["usable"]:
+            diffs.append(Difference("materialized view", view.name, row["definition"],
+                                    "a valid UNIQUE index on plain columns with no WHERE"))
+    return diffs
+
+
+def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None, str, list[str]]:
+    """(database revision, head revision, findings). No findings means: at head and matching the models.
+
+    The database is only read, in a READ ONLY transaction; what head looks like is rendered on a
+    scratch database of the same server (``migrate.reference``). Only chatschema's scope counts
+    (``schema_catalog.SCOPE``); ``allow`` names known extras on the managed tables (``messages.app_note``).
+    """
     head = migrate.head()
     findings: list[str] = []
     with connection(settings) as (_, conn):
@@ -140,6 +182,21 @@ def check(settings: Settings) -> tuple[str | None, str, list[str]]:
         check_known(rev)
         if rev != head:
             findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
-        else:
-            findings.extend(str(d) for d in compare_schema(conn))
+            return rev, head, findings
+        found = head_differences(settings, conn, head, allow=allow)
+    findings.extend(str(d) for d in found)
     return rev, head, findings
+
+
+def head_differences(settings: Settings, conn: sa.Connection, head: str, *,
+                     allow: Iterable[str] = ()) -> list[Difference]:
+    """How the connected database (at head) differs from head's schema; read in one READ ONLY transaction."""
+    raw = conn.connection.driver_connection
+    raw.rollback()
+    raw.execute("SET TRANSACTION READ ONLY")
+    try:
+        actual = read_catalog(raw)
+        views = _view_keys(raw)
+    finally:
+        raw.rollback()
+    return differences(actual, revision_schemas(settings)[head], allow=allow) + views

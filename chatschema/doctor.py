@@ -327,6 +327,11 @@ class Checkup:
 def checkup(settings: Settings) -> Checkup:
     """``diagnose``, with the builds in progress and where it looked."""
     info = server.conninfo(settings)
-    with server.connect(info, autocommit=True) as conn:
-        building = tuple(ix for ix in invalid_indexes(conn) if ix.building_pid is not None)
-        return Checkup(server.describe_target(info), tuple(_diagnose(conn)), building)
+    # One READ ONLY transaction: doctor changes nothing, and works on a standby or as a SELECT-only role.
+    with server.connect(info) as conn:
+        conn.execute("SET TRANSACTION READ ONLY")
+        try:
+            building = tuple(ix for ix in invalid_indexes(conn) if ix.building_pid is not None)
+            return Checkup(server.describe_target(info), tuple(_diagnose(conn)), building)
+        finally:
+            conn.rollback()

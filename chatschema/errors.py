@@ -10,12 +10,15 @@ __all__ = [
     "ConfigError",
     "UnknownQuery",
     "ConnectionFailed",
+    "CannotCreateDatabase",
     "MissingDependency",
     "UnknownRevision",
     "LockTimeout",
     "MigrationFailed",
     "InvalidInput",
     "NotFound",
+    "NotAdopted",
+    "BackfillStopped",
 ]
 
 
@@ -33,6 +36,10 @@ class UnknownQuery(ConfigError, LookupError):
 
 class ConnectionFailed(ChatSchemaError):
     """The PostgreSQL server could not be reached or started."""
+
+
+class CannotCreateDatabase(ConfigError):
+    """The role may not create the scratch database a command needs (no CREATEDB)."""
 
 
 class MissingDependency(ChatSchemaError):
@@ -64,6 +71,11 @@ class NotFound(ChatSchemaError, LookupError):
     """The conversation does not exist or does not belong to the user (deliberately indistinguishable)."""
 
 
+class NotAdopted(ChatSchemaError):
+    """The database's record of its revision does not let chatschema go on: its tables exist with no
+    revision recorded (``chatschema stamp`` adopts them), or chatschema's version table holds several rows."""
+
+
 # A password in a URI's userinfo (scheme://user:PASSWORD@host), in its query (?password=...), and in a
 # key/value conninfo (password=PASSWORD or password='...'): every spelling libpq accepts.
 _URI_PASSWORD = re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s'\"]*:)[^@\s'\"]*@")
@@ -76,3 +88,8 @@ def redact(text: str) -> str:
     text = _URI_PASSWORD.sub(lambda m: f"{m['keep']}***@", text)
     text = _QUERY_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
     return _KV_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
+
+
+class BackfillStopped(ChatSchemaError):
+    """A backfill stopped between batches when asked to (SIGTERM, Ctrl-C): its checkpoint is committed and
+    a re-run continues from it. Not a failure: the CLI says "paused; rerun to continue" and exits 0."""

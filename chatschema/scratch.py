@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import server
-from .errors import ConfigError
+from .errors import CannotCreateDatabase, ConfigError
 from .settings import Settings
 from .views import VIEWS
 
@@ -73,7 +73,7 @@ def fresh(settings: Settings, name: str) -> Settings:
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except pg_errors.InsufficientPrivilege:
-            raise ConfigError(
+            raise CannotCreateDatabase(
                 f"cannot create the scratch database {name}: permission denied to create database; the role "
                 f"needs CREATEDB (ALTER ROLE ... CREATEDB), or leave out --dsn to use the embedded server"
             ) from None

@@ -12,8 +12,8 @@ import platformdirs
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "DEFAULT_PG_VERSION", "parse_duration", "format_duration", "target_pg_version",
-           "MAX_DURATION_MS"]
+__all__ = ["Settings", "SUPPORTED_EMBEDDED_VERSIONS", "DEFAULT_PG_VERSION", "parse_duration", "format_duration",
+           "parse_size", "target_pg_version", "MAX_DURATION_MS"]
 
 SUPPORTED_EMBEDDED_VERSIONS = (16, 18)
 DEFAULT_PG_VERSION = 18
@@ -52,6 +52,29 @@ def format_duration(ms: int) -> str:
     return f"{ms}ms"
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
+_UNIT_BYTES = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4, None: 1}
+
+
+def parse_size(text: str | int, *, name: str) -> int:
+    """Parse '512MB', '1GB', '64kB', '0' into bytes (a bare number means bytes; units are 1024-based)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigError(f"{name}: expected a size such as 64MB or 1GB, got {text!r}")
+    value, unit = match.groups()
+    return int(float(value) * _UNIT_BYTES[unit.lower() if unit else None])
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {text!r}")
+        return text
+    return parse
+
+
 def _count(text: str | int, *, name: str, low: int, high: int) -> int:
     try:
         value = int(text)
@@ -71,7 +94,7 @@ def _bounded(name: str, low: int, high: int) -> Callable[[str], int]:
 
 
 # option -> (Settings field, environment variable, parser); the defaults are the dataclass's.
-_POLICY: dict[str, tuple[str, str, Callable[[str], int]]] = {
+_POLICY: dict[str, tuple[str, str, Callable[[str], int | str]]] = {
     "lock_timeout": ("lock_timeout_ms", "CHATSCHEMA_LOCK_TIMEOUT", _duration("--lock-timeout")),
     "statement_timeout": ("statement_timeout_ms", "CHATSCHEMA_STATEMENT_TIMEOUT", _duration("--statement-timeout")),
     "concurrent_lock_timeout": ("concurrent_lock_timeout_ms", "CHATSCHEMA_CONCURRENT_LOCK_TIMEOUT",
@@ -84,6 +107,17 @@ _POLICY: dict[str, tuple[str, str, Callable[[str], int]]] = {
                             _bounded("--backfill-batch-size", 1, 1_000_000)),
     "backfill_pause": ("backfill_pause_ms", "CHATSCHEMA_BACKFILL_PAUSE", _duration("--backfill-pause")),
     "long_transaction": ("long_transaction_ms", "CHATSCHEMA_LONG_TRANSACTION", _duration("CHATSCHEMA_LONG_TRANSACTION")),
+    # The health gates of background work (chatschema.migrate.gates).
+    "max_replica_lag": ("max_replica_lag_ms", "CHATSCHEMA_MAX_REPLICA_LAG", _duration("--max-replica-lag")),
+    "max_slot_wal": ("max_slot_wal_bytes", "CHATSCHEMA_MAX_SLOT_WAL",
+                     lambda text: parse_size(text, name="--max-slot-wal")),
+    "vacuum_gate": ("vacuum_gate", "CHATSCHEMA_VACUUM_GATE", _choice("--vacuum-gate", ("wait", "slow", "off"))),
+    "max_archive_backlog": ("max_archive_backlog", "CHATSCHEMA_MAX_ARCHIVE_BACKLOG",
+                            _bounded("--max-archive-backlog", 0, 1_000_000)),
+    "max_wal_rate": ("max_wal_rate_bytes", "CHATSCHEMA_MAX_WAL_RATE",
+                     lambda text: parse_size(text, name="--max-wal-rate")),
+    "backfill_target_time": ("backfill_target_ms", "CHATSCHEMA_BACKFILL_TARGET_TIME",
+                             _duration("--backfill-target-time")),
 }
 
 
@@ -124,6 +158,13 @@ class Settings:
     # Sessions whose transaction is younger than this are ordinary traffic, not worth naming
     # before a strong lock or a concurrent build.
     long_transaction_ms: int = 1_000
+    # Health gates checked before every backfill batch (chatschema.migrate.gates); 0 turns one off.
+    max_replica_lag_ms: int = 10_000
+    max_slot_wal_bytes: int = 1024 ** 3
+    vacuum_gate: str = "wait"
+    max_archive_backlog: int = 64
+    max_wal_rate_bytes: int = 0
+    backfill_target_ms: int = 1_000
 
     @classmethod
     def resolve(
@@ -166,12 +207,14 @@ class Settings:
         ``CHATSCHEMA_*`` variable, else the default. Options are named as the CLI's, without dashes:
         ``lock_timeout``, ``statement_timeout``, ``concurrent_lock_timeout``,
         ``concurrent_statement_timeout``, ``lock_retries``, ``retry_delay``, ``backfill_batch_size``,
-        ``backfill_pause``, ``long_transaction``. Policy not named keeps its value."""
+        ``backfill_pause``, ``long_transaction``, and the gates: ``max_replica_lag``, ``max_slot_wal``,
+        ``vacuum_gate``, ``max_archive_backlog``, ``max_wal_rate``, ``backfill_target_time``.
+        Policy not named keeps its value."""
         unknown = set(options) - set(_POLICY)
         if unknown:
             raise TypeError(f"unknown policy option(s): {', '.join(sorted(unknown))}")
         defaults = Settings()
-        changes: dict[str, int] = {}
+        changes: dict[str, int | str] = {}
         for option, value in options.items():
             field_name, var, parse = _POLICY[option]
             text = str(value) if value is not None else os.environ.get(var)

@@ -24,6 +24,7 @@ from chatschema.errors import ConnectionFailed
 from chatschema.settings import Settings
 
 from . import skewed
+from . import standby as standby_mod
 from .plans import seeded as plans_seeded
 from .plans.seeded import SeededPlans
 from .skewed import SkewedDatabases
@@ -136,3 +137,16 @@ def seeded_plans(pg_server: TestServer, new_database: NewDatabase) -> SeededPlan
     """A database seeded at 0001, its today's queries verified, upgraded to head, optimized verified
     (by `chatschema demo`); and a quarter of it for growth (tests/plans/seeded.py)."""
     return plans_seeded.build(pg_server.admin, new_database)
+
+
+@pytest.fixture(scope="session")
+def standby(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator["standby_mod.Standby"]:
+    """A hot standby streaming from the embedded server (tests/standby.py), started on first use and
+    stopped at the end of the session; skips with one line where it cannot run (DATABASE_URL)."""
+    try:
+        replica = standby_mod.start(pg_server.admin, pg_server.embedded, pg_server.base,
+                                    tmp_path_factory.mktemp("standby"))
+    except standby_mod.Unavailable as exc:
+        pytest.skip(f"no standby: {exc}")
+    yield replica
+    replica.stop()

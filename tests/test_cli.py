@@ -86,7 +86,7 @@ def test_database_at_a_revision_this_code_does_not_know(new_database):
     settings = new_database("future")
     migrate.upgrade(settings, "0002")
     with psycopg.connect(settings.dsn) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '9f9f'")
+        conn.execute("UPDATE chatschema_version SET version_num = '9f9f'")
     for command in (["upgrade"], ["current"], ["check"], ["downgrade", "0001"]):
         result = run(*command, *dsn_args(settings))
         assert result.exit_code == 2, command

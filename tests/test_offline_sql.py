@@ -16,7 +16,7 @@ def test_each_revision_renders_up_and_down(rev):
     low = rev.down_revision or "base"
     up = migrate.offline_sql(f"{low}:{rev.revision}")
     assert f"-- Running upgrade {rev.down_revision or ''}".replace("  ", " ") in up or "-- Running upgrade  ->" in up
-    assert up.count("UPDATE alembic_version") + up.count("INSERT INTO alembic_version") == 1
+    assert up.count("UPDATE chatschema_version") + up.count("INSERT INTO chatschema_version") == 1
     down = migrate.offline_sql(f"{rev.revision}:{low}")
     assert "-- Running downgrade" in down
 

@@ -240,7 +240,7 @@ def test_refuses_a_revision_it_does_not_know(new_database):
     settings = new_database("seed_future")
     migrate.upgrade(settings, "0001")
     with psycopg.connect(settings.dsn) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '9f9f'")
+        conn.execute("UPDATE chatschema_version SET version_num = '9f9f'")
     with pytest.raises(UnknownRevision, match="revision '9f9f', which this version of chatschema does not know"):
         seed_database(settings.dsn, scale="tiny")
 

@@ -65,6 +65,37 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_GATE_OPTIONS = ("max_replica_lag", "max_slot_wal", "vacuum_gate", "max_archive_backlog", "max_wal_rate",
+                 "backfill_target_time")
+
+
+def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The health gates every backfill batch waits on (chatschema.migrate.gates); 0 turns one off."""
+    for option in reversed((
+        click.option("--max-replica-lag", metavar="DURATION",
+                     help="Before each batch, wait until every standby replays less than this behind "
+                          "(default 10s, or $CHATSCHEMA_MAX_REPLICA_LAG; 0 = off)."),
+        click.option("--max-slot-wal", metavar="SIZE",
+                     help="Before each batch, wait until no replication slot retains more WAL than this (default 1GB, or "
+                          "$CHATSCHEMA_MAX_SLOT_WAL; 0 = off)."),
+        click.option("--vacuum-gate", metavar="wait|slow|off",
+                     help="While a VACUUM works on the backfilled table: wait for it, or run half-size batches "
+                          "resting as long as each took (default wait, or $CHATSCHEMA_VACUUM_GATE)."),
+        click.option("--max-archive-backlog", metavar="N",
+                     help="With archive_mode on, wait while more WAL segments than this wait to be archived "
+                          "(default 64, or $CHATSCHEMA_MAX_ARCHIVE_BACKLOG; 0 = off)."),
+        click.option("--max-wal-rate", metavar="SIZE",
+                     help="Rest after each batch to keep the WAL it wrote under this many bytes per second "
+                          "(e.g. 20MB; default 0 = off, or $CHATSCHEMA_MAX_WAL_RATE)."),
+        click.option("--backfill-target-time", metavar="DURATION",
+                     help="Adapt the batch size to this batch duration: halved after a slower batch, grown by "
+                          "half after one under half of it, within 1/16 and 8x --backfill-batch-size "
+                          "(default 1s, or $CHATSCHEMA_BACKFILL_TARGET_TIME; 0 = fixed size)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
 def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The rest of the lock policy and the backfill's pace, for commands that migrate."""
 
@@ -80,14 +111,16 @@ def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--backfill-batch-size", metavar="N",
                   help=f"Conversations per committed backfill batch (default {Settings().backfill_batch_size}).")
     @click.option("--backfill-pause", metavar="DURATION", help="Pause between backfill batches, to throttle it (default 0).")
+    @gate_options
     @functools.wraps(fn)
     def wrapper(*args: Any, settings: Settings, concurrent_lock_timeout: str | None,
                 concurrent_statement_timeout: str | None, lock_retries: str | None, retry_delay: str | None,
                 backfill_batch_size: str | None, backfill_pause: str | None, **kwargs: Any) -> Any:
+        gates = {name: kwargs.pop(name) for name in _GATE_OPTIONS}
         settings = settings.with_policy(
             concurrent_lock_timeout=concurrent_lock_timeout, concurrent_statement_timeout=concurrent_statement_timeout,
             lock_retries=lock_retries, retry_delay=retry_delay, backfill_batch_size=backfill_batch_size,
-            backfill_pause=backfill_pause,
+            backfill_pause=backfill_pause, **gates,
         )
         return fn(*args, settings=settings, **kwargs)
 
@@ -126,4 +159,4 @@ def main() -> None:
 
 
 # Registers every command on ``main`` (each module adds its family).
-from . import bench, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401
+from . import adopt, backfill, bench, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401

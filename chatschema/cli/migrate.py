@@ -9,8 +9,10 @@ import click
 from rich.table import Table
 
 from .. import migrate, server
+from ..errors import BackfillStopped
 from ..settings import Settings
-from . import connection_options, main, out, policy_options, print_applied, progress_bar, warn
+from . import connection_options, main, out, policy_options, print_applied, warn
+from .backfill import gate_tracking, stop_between_batches, upgrade_bar
 
 
 def _print_lines(lines: list[str]) -> None:
@@ -57,16 +59,22 @@ def upgrade(revision: str, dry_run: bool, settings: Settings) -> None:
     steps = migrate.pending(settings, revision)
     if steps:
         _print_policy(settings, steps, "upgrade")
-    with progress_bar() as bar:
+    with upgrade_bar() as bar:
         tasks: dict[str, Any] = {}
 
         def progress(name: str, done: int, total: int) -> None:
             if name not in tasks:
-                tasks[name] = bar.add_task(f"backfill {name}", total=total)
+                tasks[name] = bar.add_task(f"backfill {name}", total=total, gate="")
             bar.update(tasks[name], completed=done, total=total)
 
-        applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
-                                  on_warning=warn)
+        try:
+            with stop_between_batches():
+                applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
+                                          on_warning=gate_tracking(bar, tasks, warn))
+        except BackfillStopped as stopped:
+            bar.stop()
+            out.print(str(stopped), markup=False)
+            return
     if not applied:
         out.print(f"Already at {revision}; nothing to do.")
     else:

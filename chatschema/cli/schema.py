@@ -11,26 +11,37 @@ from . import connection_options, main, out
 
 
 @main.command("check")
+@click.option("--known-extras", "known_extras", type=click.Path(dir_okay=False), metavar="FILE",
+              help="TOML file of objects on the managed tables that are known and fine: [[extra]] entries, "
+                   "each with a name (messages.app_note, an index's name) and a reason.")
 @connection_options
-def check_(settings: Settings) -> None:
+def check_(known_extras: str | None, settings: Settings) -> None:
     """Exit 1 unless the database is at head and matches the models, index shapes included.
 
-    Compares columns, constraints, storage parameters and every index as PostgreSQL
-    prints it (INCLUDE, WHERE, DESC, opclass), plus the unique index each materialized
-    view needs for a concurrent refresh.
+    Compares what is on users, conversations, messages and the materialized views as
+    PostgreSQL prints it: columns (collation, statistics target, storage), constraints,
+    every index (INCLUDE, WHERE, DESC, opclass, INVALID), storage parameters, triggers,
+    policies, row-level security, replica identity, the views' definitions, and the
+    unique index each view needs for a concurrent refresh. Anything else in the
+    database (the application's tables, views, functions, schemas) is not looked at;
+    an extra object on the managed tables is named unless listed in --known-extras.
+    Read-only: one READ ONLY transaction; head's schema is rendered on a scratch
+    database of the same server.
 
     \b
     Example:
-        chatschema check --dsn "$DATABASE_URL" || echo "schema drift"
+        chatschema check --dsn "$DATABASE_URL" --known-extras chatschema-extras.toml || echo "schema drift"
     """
-    from ..check import check
+    from ..check import check, load_known_extras
 
-    rev, head, findings = check(settings)
+    allowed = load_known_extras(known_extras) if known_extras else {}
+    rev, head, findings = check(settings, allow=allowed)
     if findings:
         for finding in findings:
             out.print(f"✗ {finding}", markup=False, soft_wrap=True)
         sys.exit(1)
-    out.print(f"✓ at head ({head}); the database matches the models")
+    suffix = f" ({len(allowed)} known extra{'s' * (len(allowed) != 1)} allowed by {known_extras})" if allowed else ""
+    out.print(f"✓ at head ({head}); the database matches the models{suffix}", markup=False)
 
 
 @main.command()

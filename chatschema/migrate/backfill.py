@@ -25,7 +25,9 @@ from psycopg.rows import dict_row
 
 from ..migrations import CHECKPOINT_TABLE
 from ..migrations.ops import CREATE_CHECKPOINT, FINISH_CHECKPOINT, SAVE_CHECKPOINT, SUMMARY_BACKFILL, BatchedBackfill
-from ..progress import Progress
+from ..progress import Progress, Warn
+from . import control
+from .gates import DatabaseMeasure, GatePolicy, Gates, Measure, Wait
 from ..vocabulary import PREVIEW_CHARS
 
 __all__ = [
@@ -64,14 +66,6 @@ def status(conn: psycopg.Connection, name: str = NAME) -> Checkpoint | None:
     return Checkpoint(int(row["rows_done"]), row["last_id"], bool(row["finished"])) if row else None
 
 
-def _estimate(conn: psycopg.Connection, table: str) -> int:
-    row = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()
-    if row and row[0] > 0:
-        return int(row[0])
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
-    return int(row[0]) if row else 0
-
-
 def run_batches(
     conn: psycopg.Connection,
     spec: BatchedBackfill,
@@ -80,10 +74,21 @@ def run_batches(
     pause_s: float = 0.0,
     progress: Progress | None = None,
     stop_after_batches: int | None = None,
+    gates: GatePolicy | None = None,
+    report: Warn | None = None,
+    measure: Measure | None = None,
 ) -> int:
     """Run (or resume) ``spec`` on an autocommit connection; returns the rows written this run.
 
+    With ``gates`` every batch first waits until the cluster is fit for it (``chatschema.migrate.gates``:
+    replica lag, slots' WAL, vacuum on the table, the archiver's queue), and the batch size adapts to
+    the target batch time; ``report`` hears why it waits and how the size changes. ``measure`` replaces
+    the catalog readings (tests). Without ``gates`` batches run at the fixed ``batch_size``.
     ``stop_after_batches`` stops early, as an interrupted run would (used by tests).
+
+    Between batches, holding no locks, it waits while the backfill is paused (``control.pause``, by
+    ``chatschema backfill pause``) and raises ``BackfillStopped`` when a stop was requested
+    (``control.request_stop``: SIGTERM, Ctrl-C); the session's application_name says what it does.
     """
     if not conn.autocommit:
         raise RuntimeError("a backfill commits per batch: pass an autocommit connection")
@@ -92,14 +97,73 @@ def run_batches(
     if state is not None and state.finished:
         return 0
     last_id, done = (state.last_id, state.rows_done) if state else (None, 0)
-    total = max(_estimate(conn, spec.table), done)
+    original_name = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+    control.mark_run(conn, spec.name, done)
+    try:
+        with control.Running():
+            return _batches(conn, spec, last_id, done, batch_size=batch_size, pause_s=pause_s, progress=progress,
+                            stop_after_batches=stop_after_batches, gates=gates, report=report, measure=measure)
+    finally:
+        try:
+            conn.execute("SELECT set_config('application_name', %s, false)", (original_name,))
+            control.end_run(conn, spec.name)
+        except psycopg.Error:
+            pass  # the connection is gone: the error that ended the run is the one to see
+
+
+def _hold_while_paused(conn: psycopg.Connection, name: str, done: int, report: Warn | None, poll_s: float) -> None:
+    """Wait, between batches and so holding no locks, while a DBA has paused this backfill."""
+    if control.is_paused(conn, name) is None:
+        return
+    control.session_label(conn, name, "paused")
+    if report:
+        report(f"backfill {name} paused by `chatschema backfill pause` after {done:,} rows, holding no locks; "
+               f"`chatschema backfill resume` continues it")
+    while control.is_paused(conn, name) is not None:
+        control.check_stop(name, done)
+        time.sleep(poll_s)
+    if report:
+        report(f"backfill {name} resumed")
+
+
+def _batches(
+    conn: psycopg.Connection,
+    spec: BatchedBackfill,
+    last_id: object | None,
+    done: int,
+    *,
+    batch_size: int,
+    pause_s: float,
+    progress: Progress | None,
+    stop_after_batches: int | None,
+    gates: GatePolicy | None,
+    report: Warn | None,
+    measure: Measure | None,
+) -> int:
+    total = max(control.estimate_rows(conn, spec.table), done)
     updated = batches = 0
+    gate = None
+    if gates is not None:
+        gate = Gates(gates, measure or DatabaseMeasure(conn), spec.table, batch_size, report=report)
+    poll_s = (gates.poll_ms if gates is not None else 1000) / 1000
+
+    def waiting(on: Wait) -> None:
+        control.session_label(conn, spec.name, f"waiting on {on.gate}")
+
     while True:
+        control.check_stop(spec.name, done)
+        _hold_while_paused(conn, spec.name, done, report, poll_s)
+        size = batch_size
+        if gate is not None:
+            size = gate.wait_until_clear(should_stop=control.stop_requested, on_wait=waiting)
+            control.check_stop(spec.name, done)
+            wal_before, started = gate.measure.wal_lsn(), time.monotonic()
+        control.session_label(conn, spec.name, f"batch after {done:,} rows")
         with conn.transaction():
             if last_id is None:
-                rows = conn.execute(spec.lock_first, {"n": batch_size}).fetchall()
+                rows = conn.execute(spec.lock_first, {"n": size}).fetchall()
             else:
-                rows = conn.execute(spec.lock_next, {"after": last_id, "n": batch_size}).fetchall()
+                rows = conn.execute(spec.lock_next, {"after": last_id, "n": size}).fetchall()
             ids = [r[0] for r in rows]
             if ids:
                 conn.execute(spec.apply, {"ids": ids})
@@ -110,6 +174,9 @@ def run_batches(
                     conn.execute(statement, {"name": spec.name})
         if not ids:
             break
+        if gate is not None:
+            gate.after_batch(time.monotonic() - started, gate.measure.wal_lsn() - wal_before, len(ids))
+            batch_size = gate.batch_size
         updated += len(ids)
         done += len(ids)
         batches += 1
@@ -129,10 +196,13 @@ def run(
     pause_s: float = 0.0,
     progress: Progress | None = None,
     stop_after_batches: int | None = None,
+    gates: GatePolicy | None = None,
+    report: Warn | None = None,
+    measure: Measure | None = None,
 ) -> int:
     """Run (or resume) revision 0004's summary backfill: ``run_batches`` of ``SUMMARY_BACKFILL``."""
     return run_batches(conn, SUMMARY_BACKFILL, batch_size=batch_size, pause_s=pause_s, progress=progress,
-                       stop_after_batches=stop_after_batches)
+                       stop_after_batches=stop_after_batches, gates=gates, report=report, measure=measure)
 
 
 # What "exact" means, written independently of the backfill's SQL: the stored summary of every

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
 from .. import server
-from ..errors import UnknownRevision
+from ..errors import NotAdopted, UnknownRevision
+from ..migrations import VERSION_TABLE
 from ..settings import Settings
+from .gates import GatePolicy
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -36,6 +37,7 @@ __all__ = [
     "engine_for",
     "connection",
     "database_revision",
+    "recorded_revisions",
     "current",
     "pending",
 ]
@@ -64,6 +66,7 @@ def alembic_config(settings: Settings | None = None, *, location: str = DEFAULT_
             concurrent_statement_timeout_ms=settings.concurrent_statement_timeout_ms,
             backfill_batch_size=settings.backfill_batch_size,
             backfill_pause_s=settings.backfill_pause_ms / 1000,
+            gates=GatePolicy.from_settings(settings),
         )
     return cfg
 
@@ -155,9 +158,32 @@ def connection(settings: Settings) -> Iterator[tuple[str, sa.Connection]]:
         engine.dispose()
 
 
+_PRESENT = "SELECT to_regclass(:name) IS NOT NULL AS present"
+
+
+def recorded_revisions(conn: sa.Connection) -> list[str] | None:
+    """The rows of chatschema's version table (None when the table does not exist); only reads."""
+    if not conn.execute(sa.text(_PRESENT), {"name": VERSION_TABLE}).mappings().one()["present"]:
+        return None
+    table = conn.dialect.identifier_preparer.quote(VERSION_TABLE)
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {table} ORDER BY version_num")).mappings()
+    return [row["version_num"] for row in rows]
+
+
 def database_revision(conn: sa.Connection) -> str | None:
-    """The revision recorded in the connected database (None when it has none)."""
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision recorded in chatschema's version table (None when it has none).
+
+    chatschema records one revision; several rows mean someone else wrote there, and nothing is
+    guessed: NotAdopted names them. The application's ``alembic_version`` is never read here.
+    """
+    rows = recorded_revisions(conn) or []
+    if len(rows) > 1:
+        raise NotAdopted(
+            f"{VERSION_TABLE} holds {len(rows)} rows ({', '.join(rows)}); chatschema records exactly one revision "
+            f"there. Delete the rows that are not chatschema's (or run `chatschema stamp REV` after deleting them all); "
+            f"nothing was changed"
+        )
+    return rows[0] if rows else None
 
 
 def current(settings: Settings) -> str | None:
@@ -170,6 +196,10 @@ def current(settings: Settings) -> str | None:
 
 def pending(settings: Settings, revision: str = "head", *, direction: str = "upgrade") -> list[RevisionInfo]:
     """The revisions an upgrade (or downgrade) to ``revision`` would run, in order; nothing is changed."""
+    from .adopt import starting_revision  # adopting renders revisions with the runner, which imports this module
+
     target = resolve(revision)
-    way, planned = steps(current(settings), target)
+    start = starting_revision(settings)
+    check_known(start)
+    way, planned = steps(start, target)
     return planned if way == direction else []

@@ -76,6 +76,10 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
     with connection(settings) as (info, conn):
         rev = database_revision(conn)
         conn.rollback()
+    if rev is None and location == DEFAULT_LOCATION:
+        from .adopt import starting_revision  # as the run would: carried over, or NotAdopted on unrecorded tables
+
+        rev = starting_revision(settings)
     check_known(rev, location)
     refuse_wrong_direction(rev, target, direction, location)
     way, pending = steps(rev, target, location)

@@ -25,7 +25,7 @@ from alembic.config import Config
 from psycopg import errors as pg_errors
 
 from .. import server
-from ..errors import MigrationFailed
+from ..errors import BackfillStopped, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
 from . import failures, locks, preflight
@@ -181,6 +181,7 @@ def _attempt(
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
+        cfg.attributes["backfill_report"] = warn  # the health gates' waits and batch-size changes
         started = {"at": time.perf_counter()}
 
         def on_version_apply(*, ctx, step, heads, run_args):  # type: ignore[no-untyped-def]
@@ -249,6 +250,10 @@ def _run(
     location: str,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
+    if location == DEFAULT_LOCATION:
+        from .adopt import guard  # adopting needs the runner (it renders each revision's schema)
+
+        guard(settings, on_warning=on_warning)
 
     def fn(cfg: Config) -> None:
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
@@ -264,6 +269,8 @@ def _run(
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
                             location=location)
             return state.applied
+        except BackfillStopped:
+            raise  # not a failure: the checkpoint is committed and a re-run continues
         except Exception as exc:
             failing = _next_revision(state, direction, location)
             statement = failures.failed_statement(exc)

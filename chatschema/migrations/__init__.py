@@ -7,13 +7,23 @@ checkpoint) imports them from here.
 
 from __future__ import annotations
 
-__all__ = ["VERSION_TABLE", "CHECKPOINT_TABLE", "BOOKKEEPING_TABLES"]
+__all__ = ["VERSION_TABLE", "LEGACY_VERSION_TABLE", "CHECKPOINT_TABLE", "BOOKKEEPING_TABLES", "MANAGED_TABLES"]
 
-VERSION_TABLE = "alembic_version"
-"""Alembic's record of the database's revision."""
+VERSION_TABLE = "chatschema_version"
+"""chatschema's record of the database's revision (Alembic's ``version_table``). Its own name, so that
+an application's Alembic chain, which uses ``alembic_version``, never sees chatschema's revision and
+chatschema never reads or writes the application's."""
+
+LEGACY_VERSION_TABLE = "alembic_version"
+"""Where chatschema before its own version table recorded the revision. Read once, to carry a
+database migrated by an earlier chatschema over (``chatschema.migrate.adopt``); never written."""
 
 CHECKPOINT_TABLE = "chatschema_backfill"
 """Where batched backfills record how far they got (revision 0004 creates it)."""
 
 BOOKKEEPING_TABLES = (VERSION_TABLE, CHECKPOINT_TABLE)
 """chatschema's own tables: not part of the schema the models describe."""
+
+MANAGED_TABLES = ("users", "conversations", "messages")
+"""The application tables chatschema's chain creates and changes: with the views and the bookkeeping
+tables, everything chatschema compares. Anything else in the database is the application's."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatschema.migrations import VERSION_TABLE
 from chatschema.settings import Settings
 
 __all__ = ["run", "session_timeouts"]
@@ -44,8 +45,29 @@ def _run_offline(context: Any, configure: dict[str, Any]) -> None:
 
 
 def _run_online(context: Any, configure: dict[str, Any]) -> None:
+    """On the connection chatschema hands over, an Engine's, or ``sqlalchemy.url`` from an ini (the
+    ``alembic`` command line)."""
+    given = context.config.attributes.get("connection")
+    if isinstance(given, sa.Connection):
+        _run_on(context, given, configure)
+        return
+    engine = given if isinstance(given, sa.Engine) else None
+    if engine is None:
+        url = context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no database: set sqlalchemy.url in the ini, or hand a connection in "
+                               "config.attributes['connection']")
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            _run_on(context, connection, configure)
+    finally:
+        if given is None:
+            engine.dispose()
+
+
+def _run_on(context: Any, connection: sa.Connection, configure: dict[str, Any]) -> None:
     config = context.config
-    connection: sa.Connection = config.attributes["connection"]
     for stmt in session_timeouts(config.attributes):
         connection.exec_driver_sql(stmt)
     # End SQLAlchemy's autobegun transaction: Alembic must own the transactions it opens, or
@@ -69,7 +91,9 @@ def _run_online(context: Any, configure: dict[str, Any]) -> None:
 
 def run(context: Any, *, target_metadata: sa.MetaData | None, include_object: Any = None) -> None:
     """Configure and run Alembic's migration context, offline (``--sql``) or on the given connection."""
-    configure: dict[str, Any] = {"target_metadata": target_metadata, "transaction_per_migration": True}
+    # chatschema's own version table: the application's alembic_version is not ours to read or write.
+    configure: dict[str, Any] = {"target_metadata": target_metadata, "transaction_per_migration": True,
+                                 "version_table": VERSION_TABLE}
     if include_object is not None:
         configure["include_object"] = include_object
     if context.is_offline_mode():

@@ -313,10 +313,10 @@ def backfill(spec: BatchedBackfill) -> None:
         for statement in _offline_backfill(spec, batch_size, pause_s):
             op.execute(statement)
         return
-    from chatschema.migrate.backfill import run_batches  # the pacing is policy, not history
+    from chatschema.migrate.backfill import run_batches  # the pacing and the gates are policy, not history
 
     run_batches(op.get_bind().connection.driver_connection, spec, batch_size=batch_size, pause_s=pause_s,
-                progress=attrs.get("progress"))
+                progress=attrs.get("progress"), gates=attrs.get("gates"), report=attrs.get("backfill_report"))
 
 
 def drop_checkpoint_table() -> None:

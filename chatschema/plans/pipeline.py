@@ -183,7 +183,7 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
     revision = migrate.current(settings)
     head = migrate.script_directory().get_current_head() or "head"
     if revision is None:
-        raise ConfigError(f"{server.describe_target(info)} has no chatschema schema (no alembic_version); "
+        raise ConfigError(f"{server.describe_target(info)} has no chatschema schema (no revision in chatschema_version); "
                           f"nothing to verify")
     runnable = [q for q in queries if _at(revision, q, head)]
     skipped = tuple(

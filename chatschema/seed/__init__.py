@@ -31,11 +31,13 @@ from typing import Any
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg import sql
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from .. import migrate, server
 from ..errors import ChatSchemaError, ConfigError, LockTimeout, UnknownRevision
+from ..migrations import VERSION_TABLE
 from ..progress import Progress
 from . import defer, load
 from .interesting import SUMMARY_COLUMNS, InterestingRows, has_summaries, interesting_ids
@@ -54,7 +56,7 @@ __all__ = [
 LOCK = "LOCK TABLE users, conversations, messages IN ACCESS EXCLUSIVE MODE"
 
 SCHEMA_PRESENT = """
-SELECT to_regclass('alembic_version') IS NOT NULL AS has_version,
+SELECT to_regclass(%(version_table)s) IS NOT NULL AS has_version,
        to_regclass('users') IS NOT NULL AND to_regclass('conversations') IS NOT NULL
            AND to_regclass('messages') IS NOT NULL AS has_tables
 """
@@ -231,9 +233,10 @@ def _claim(loader: psycopg.Connection, target: str, replace: bool) -> tuple[str,
 def _revision(conn: psycopg.Connection, target: str) -> str:
     """The database's revision; refuses a database without chatschema's tables or at an unknown revision."""
     with conn.cursor(row_factory=dict_row) as cur:
-        present = cur.execute(SCHEMA_PRESENT).fetchone()
+        present = cur.execute(SCHEMA_PRESENT, {"version_table": VERSION_TABLE}).fetchone()
         assert present is not None
-        found = cur.execute("SELECT version_num FROM alembic_version").fetchone() if present["has_version"] else None
+        recorded = sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(VERSION_TABLE))
+        found = cur.execute(recorded).fetchone() if present["has_version"] else None
     rev = found["version_num"] if found else None
     if rev is not None and rev not in {r.revision for r in migrate.history()}:
         raise UnknownRevision(

@@ -10,7 +10,7 @@ DROP MATERIALIZED VIEW IF EXISTS daily_message_totals;
 
 DROP MATERIALIZED VIEW IF EXISTS user_daily_messages;
 
-UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0007';
+UPDATE chatschema_version SET version_num='0006' WHERE chatschema_version.version_num = '0007';
 
 COMMIT;
 
@@ -62,7 +62,7 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0006';
+UPDATE chatschema_version SET version_num='0005' WHERE chatschema_version.version_num = '0006';
 
 COMMIT;
 
@@ -70,7 +70,7 @@ BEGIN;
 
 -- Running downgrade 0005 -> 0004
 
-UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0005';
+UPDATE chatschema_version SET version_num='0004' WHERE chatschema_version.version_num = '0005';
 
 COMMIT;
 
@@ -80,7 +80,7 @@ BEGIN;
 
 DROP TABLE IF EXISTS chatschema_backfill;
 
-UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0004';
+UPDATE chatschema_version SET version_num='0003' WHERE chatschema_version.version_num = '0004';
 
 COMMIT;
 
@@ -103,7 +103,7 @@ ALTER TABLE conversations
             DROP COLUMN IF EXISTS last_activity_at,
             RESET (autovacuum_vacuum_scale_factor);
 
-UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0003';
+UPDATE chatschema_version SET version_num='0002' WHERE chatschema_version.version_num = '0003';
 
 COMMIT;
 
@@ -155,7 +155,7 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0001' WHERE alembic_version.version_num = '0002';
+UPDATE chatschema_version SET version_num='0001' WHERE chatschema_version.version_num = '0002';
 
 COMMIT;
 
@@ -169,7 +169,7 @@ DROP TABLE conversations;
 
 DROP TABLE users;
 
-DELETE FROM alembic_version WHERE alembic_version.version_num = '0001';
+DELETE FROM chatschema_version WHERE chatschema_version.version_num = '0001';
 
 COMMIT;
 

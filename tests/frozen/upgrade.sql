@@ -4,9 +4,9 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-CREATE TABLE alembic_version (
+CREATE TABLE chatschema_version (
     version_num VARCHAR(32) NOT NULL, 
-    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+    CONSTRAINT chatschema_version_pkc PRIMARY KEY (version_num)
 );
 
 -- Running upgrade  -> 0001
@@ -42,7 +42,7 @@ CREATE TABLE messages (
 
 CREATE INDEX ix_messages_conversation_id ON messages (conversation_id);
 
-INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING alembic_version.version_num;
+INSERT INTO chatschema_version (version_num) VALUES ('0001') RETURNING chatschema_version.version_num;
 
 COMMIT;
 
@@ -94,7 +94,7 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+UPDATE chatschema_version SET version_num='0002' WHERE chatschema_version.version_num = '0001';
 
 COMMIT;
 
@@ -117,7 +117,7 @@ ALTER TABLE conversations
             ADD CONSTRAINT ck_conversations_preview_length CHECK (char_length(last_message_preview) <= 100) NOT VALID,
             SET (autovacuum_vacuum_scale_factor = 0.02);
 
-UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+UPDATE chatschema_version SET version_num='0003' WHERE chatschema_version.version_num = '0002';
 
 COMMIT;
 
@@ -185,7 +185,7 @@ END $$;
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+UPDATE chatschema_version SET version_num='0004' WHERE chatschema_version.version_num = '0003';
 
 COMMIT;
 
@@ -223,7 +223,7 @@ SET LOCAL lock_timeout = '500ms';
 
 SET LOCAL statement_timeout = '60000ms';
 
-UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+UPDATE chatschema_version SET version_num='0005' WHERE chatschema_version.version_num = '0004';
 
 COMMIT;
 
@@ -275,7 +275,7 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
+UPDATE chatschema_version SET version_num='0006' WHERE chatschema_version.version_num = '0005';
 
 COMMIT;
 
@@ -324,7 +324,7 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
-UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
+UPDATE chatschema_version SET version_num='0007' WHERE chatschema_version.version_num = '0006';
 
 COMMIT;
 

@@ -12,7 +12,7 @@ of the ``op.execute``/``op.create_table``/helper call that emitted it (``migrate
 is exact for the call. When the SQL line squawk flags also appears verbatim in the source of
 that call (a literal triple-quoted ``op.execute`` string), the finding points at that line inside it.
 Statements Alembic writes itself (its version table, BEGIN/COMMIT) point at env.py; squawk's
-findings on Alembic's own ``alembic_version`` DDL are dropped, since chatschema does not write it.
+findings on Alembic's version table DDL (``chatschema_version``) are dropped, since chatschema does not write it.
 
 **Suppressing a finding** takes a comment in the revision file, with the reason after ``--``::
 
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import doctor, server
-from ...migrations import VERSION_TABLE
+from ...migrations import LEGACY_VERSION_TABLE, VERSION_TABLE
 from ...settings import Settings, target_pg_version
 from ..chain import DEFAULT_LOCATION, RevisionInfo, connection, database_revision, head, history, resolve
 from ..offline import Emitted, planned_statements, render
@@ -69,7 +69,9 @@ def _render_units(selected: list[RevisionInfo], location: str, directory: Path) 
             starts, text, line = [], [], 0
             for item in emitted:
                 starts.append(line)
-                text.append(item.sql + "\n\n")
+                # squawk recognises an Alembic script by Alembic's default version table (its
+                # prefer-robust-stmts, for one, depends on it): it reads chatschema's under that name.
+                text.append(item.sql.replace(VERSION_TABLE, LEGACY_VERSION_TABLE) + "\n\n")
                 line += item.sql.count("\n") + 2
             name = f"{info.revision}.{direction}.sql"
             (directory / name).write_text("".join(text))
@@ -120,7 +122,7 @@ def _suppress(raw: list[LintFinding], found_markers: list[Marker]) -> tuple[list
 
 
 def _database_subject(settings: Settings, location: str, notes: list[str]) -> DatabaseSubject:
-    from ...check import compare_schema  # check imports the models (SQLModel): only with --dsn
+    from ...check import head_differences  # check imports the models (SQLModel): only with --dsn
 
     differences = []
     with connection(settings) as (info, conn):
@@ -132,8 +134,10 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
         elif rev != newest:
             notes.append(f"model drift not checked: the database is at {rev or 'no revision'}, head is {newest}")
         else:
-            differences = compare_schema(conn)
-    with server.connect(info, autocommit=True) as raw:
+            differences = head_differences(settings, conn, newest)
+    # Read-only, like check and doctor: it works on a hot standby and under a SELECT-only role.
+    with server.connect(info) as raw:
+        raw.execute("SET TRANSACTION READ ONLY")
         invalid = []
         for ix in doctor.invalid_indexes(raw):
             if ix.building_pid is not None:
@@ -141,6 +145,7 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
             else:
                 invalid.append(ix)
         problems = doctor.refresh_key_problems(raw)
+        raw.rollback()
     return DatabaseSubject(differences, invalid, problems)
 
 
