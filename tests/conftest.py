@@ -23,7 +23,7 @@ from chatschema import server
 from chatschema.errors import ConnectionFailed
 from chatschema.settings import Settings
 
-from . import skewed
+from . import citus, skewed
 from .plans import seeded as plans_seeded
 from .plans.seeded import SeededPlans
 from .skewed import SkewedDatabases
@@ -136,3 +136,13 @@ def seeded_plans(pg_server: TestServer, new_database: NewDatabase) -> SeededPlan
     """A database seeded at 0001, its today's queries verified, upgraded to head, optimized verified
     (by `chatschema demo`); and a quarter of it for growth (tests/plans/seeded.py)."""
     return plans_seeded.build(pg_server.admin, new_database)
+
+
+@pytest.fixture(scope="session")
+def citus_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[citus.CitusCluster]:
+    """A Citus coordinator and two workers on localhost (tests/citus.py); skips, in one line, without ../shared/citus."""
+    reason = citus.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with citus.start_cluster(tmp_path_factory.mktemp("citus")) as cluster:
+        yield cluster
