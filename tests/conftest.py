@@ -23,7 +23,7 @@ from chatschema import server
 from chatschema.errors import ConnectionFailed
 from chatschema.settings import Settings
 
-from . import skewed
+from . import citus, skewed
 from . import standby as standby_mod
 from .plans import seeded as plans_seeded
 from .plans.seeded import SeededPlans
@@ -150,3 +150,13 @@ def standby(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> 
         pytest.skip(f"no standby: {exc}")
     yield replica
     replica.stop()
+
+
+@pytest.fixture(scope="session")
+def citus_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[citus.CitusCluster]:
+    """A Citus coordinator and two workers on localhost (tests/citus.py); skips, in one line, without ../shared/citus."""
+    reason = citus.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with citus.start_cluster(tmp_path_factory.mktemp("citus")) as cluster:
+        yield cluster

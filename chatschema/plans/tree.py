@@ -9,6 +9,11 @@ What differs between versions is normalized here, once, so no rule has to know:
   there when its own startup cost exceeds what its children cost by 1.0e10.
 - ``Index Searches`` (PostgreSQL 18, ANALYZE only) is ``None`` where the server does not print it.
 - Buffers are cumulative (a node's count includes its children's), as every version prints them.
+
+Citus: a ``Custom Scan (Citus Adaptive)`` carries its ``Task Count`` and, as children after its local
+ones, each shown task's plan (``Distributed Query`` -> ``Job`` -> ``Tasks`` -> ``Remote Plan``; the
+root's ``parent_relationship`` is ``"Task"``). Shard names (``conversations_102008``) read as their
+table's and index's, so contracts match the shard's plan, where buffers are counted.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PlanNode", "Trigger", "Plan", "parse_plan", "cond_columns", "SCAN_NODES", "INDEX_NODES"]
+__all__ = ["PlanNode", "Trigger", "Plan", "parse_plan", "cond_columns", "SCAN_NODES", "INDEX_NODES", "TASK"]
 
 DISABLE_COST = 1.0e10
 SCAN_NODES = frozenset(
@@ -27,6 +32,8 @@ SCAN_NODES = frozenset(
 )
 INDEX_NODES = frozenset({"Index Scan", "Index Only Scan", "Bitmap Index Scan"})
 SORT_NODES = frozenset({"Sort", "Incremental Sort"})
+TASK = "Task"  # parent_relationship of a Citus task's plan under its Custom Scan
+_SHARD_SUFFIX = re.compile(r"^(?P<name>.+)_(?P<shard>[0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,16 @@ class PlanNode:
     shared_hit: int | None = None
     shared_read: int | None = None
     temp_blocks: int | None = None
+    custom_provider: str | None = None  # "Citus Adaptive" for a Custom Scan
+    task_count: int | None = None  # Citus: how many shards the distributed query runs on
     children: tuple[PlanNode, ...] = field(default=(), repr=False)
 
     @property
     def label(self) -> str:
         """The node as EXPLAIN's text format names it: 'Index Scan using ix on messages m'."""
         name = self.node_type
+        if self.custom_provider:
+            name = f"{name} ({self.custom_provider})"
         if name == "ModifyTable" and self.operation:
             name = self.operation
         elif name == "Aggregate":
@@ -184,7 +195,9 @@ class Plan:
 
     @property
     def buffers(self) -> int | None:
-        return self.root.buffers
+        """The statement's shared buffers; on Citus the shards' (its tasks'), where the contract applies."""
+        tasks = [n.buffers for n in self.nodes() if n.parent_relationship == TASK and n.buffers is not None]
+        return sum(tasks) if tasks else self.root.buffers
 
     @property
     def rows_returned(self) -> float | None:
@@ -213,8 +226,30 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _node(raw: Mapping[str, Any], path: tuple[int, ...], has_disabled_key: bool) -> PlanNode:
-    children = tuple(_node(child, path + (i,), has_disabled_key) for i, child in enumerate(raw.get("Plans", ())))
+def _task_plans(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The root of each task's plan a Citus Custom Scan shows (``Remote Plan``: lists of documents)."""
+    docs = [d for task in _job(raw).get("Tasks", ()) or () for docs in task.get("Remote Plan") or () for d in docs]
+    return [{**d["Plan"], "Parent Relationship": TASK} for d in docs if isinstance(d, Mapping) and "Plan" in d]
+
+
+def _job(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (raw.get("Distributed Query") or {}).get("Job") or {}
+
+
+def _unshard(name: str | None) -> str | None:
+    """``conversations_102008`` -> ``conversations`` (a shard's names end in ``_<shard id>``)."""
+    match = _SHARD_SUFFIX.match(name or "")
+    return match.group("name") if match else name
+
+
+def _node(raw: Mapping[str, Any], path: tuple[int, ...], has_disabled_key: bool, *, in_task: bool = False) -> PlanNode:
+    task_roots, local = _task_plans(raw), list(raw.get("Plans", ()))
+    children = tuple(
+        _node(child, path + (i,), has_disabled_key, in_task=in_task or i >= len(local))
+        for i, child in enumerate(local + task_roots)
+    )
+    relation, index = raw.get("Relation Name"), raw.get("Index Name")
+    relation, index = (_unshard(relation), _unshard(index)) if in_task else (relation, index)
     startup = float(raw.get("Startup Cost", 0.0))
     if has_disabled_key:
         disabled = bool(raw.get("Disabled", False))
@@ -229,9 +264,9 @@ def _node(raw: Mapping[str, Any], path: tuple[int, ...], has_disabled_key: bool)
     return PlanNode(
         node_type=str(raw["Node Type"]),
         path=path,
-        relation=raw.get("Relation Name"),
+        relation=relation,
         alias=raw.get("Alias"),
-        index=raw.get("Index Name"),
+        index=index,
         index_cond=raw.get("Index Cond"),
         recheck_cond=raw.get("Recheck Cond"),
         filter=raw.get("Filter"),
@@ -259,6 +294,8 @@ def _node(raw: Mapping[str, Any], path: tuple[int, ...], has_disabled_key: bool)
         shared_hit=_int(raw.get("Shared Hit Blocks")),
         shared_read=_int(raw.get("Shared Read Blocks")),
         temp_blocks=temp,
+        custom_provider=raw.get("Custom Plan Provider"),
+        task_count=_int(_job(raw).get("Task Count")),
         children=children,
     )
 

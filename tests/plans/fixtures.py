@@ -15,10 +15,12 @@ from chatschema.queries.contract import Contract, IndexUse
 from chatschema.plans.rules import RULES, PlanSubject
 from chatschema.plans.tree import Plan, parse_plan
 
-__all__ = ["CASES_DIR", "CASE_FILES", "MESSAGES", "SMALL_MESSAGES", "VERSIONS", "PlanCase", "case_id", "contract_from", "find", "load", "rules_found"]
+__all__ = ["CASES_DIR", "CASE_FILES", "CITUS_CASE_FILES", "MESSAGES", "SMALL_MESSAGES", "VERSIONS", "PlanCase", "case_id", "contract_from", "find", "load", "rules_found"]
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("pg*/*.json"))
+# Captured on the local Citus cluster (python -m tests.plans.capture_citus): PostgreSQL 18 with Citus.
+CITUS_CASE_FILES = sorted(CASES_DIR.glob("citus/*.json"))
 
 # The server versions fixtures were captured on: one folder each (pg15, pg16, pg18).
 VERSIONS = (15, 16, 18)

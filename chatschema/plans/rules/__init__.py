@@ -41,6 +41,7 @@ __all__ = [
 _MODULES = (  # also the order findings are shown in: the most telling first
     "index_not_used",
     "index_cond_columns",
+    "router_query",
     "aggregate_whole_table",
     "rows_read_bound",
     "buffers_bound",
