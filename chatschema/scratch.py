@@ -20,7 +20,7 @@ from . import server
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["fresh", "drop", "scratch_database", "settle", "TABLES"]
+__all__ = ["fresh", "drop", "clone", "scratch_database", "settle", "TABLES"]
 
 TABLES = ("users", "conversations", "messages")
 
@@ -50,6 +50,19 @@ def fresh(settings: Settings, name: str) -> Settings:
     with server.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(admin)
+    params["dbname"] = name
+    return dataclasses.replace(settings, dsn=make_conninfo(**params))
+
+
+def clone(settings: Settings, template: str, name: str) -> Settings:
+    """Settings of ``name``, a copy of the database ``template`` (``CREATE DATABASE ... TEMPLATE``: a file
+    copy, no re-seeding), dropped first if it exists. Nothing may be connected to ``template``."""
+    drop(settings, name)
+    with server.connect(_admin(settings, name), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    if settings.dsn is None:
+        return settings.with_database(name)
+    params = conninfo_to_dict(server.conninfo(settings))
     params["dbname"] = name
     return dataclasses.replace(settings, dsn=make_conninfo(**params))
 

@@ -115,9 +115,11 @@ def _query_rules(subject: PlanSubject) -> list[Finding]:
     return [f for r in RULES if r.scope == "query" for f in r.check(subject)]
 
 
-def verify_query(explainer: Explainer, query: Query, data: DataPoints, modes: Sequence[str]) -> QueryResult:
+def verify_query(explainer: Explainer, query: Query, data: DataPoints, modes: Sequence[str],
+                 cases: Sequence[Case] | None = None) -> QueryResult:
+    """Every case of ``query`` (or the ``cases`` given, the first the primary one) in every mode."""
     contract = query.contract
-    cases = query_cases(query, data)
+    cases = list(cases) if cases is not None else query_cases(query, data)
     checks: list[CheckResult] = []
     findings: list[Finding] = []
     try:
