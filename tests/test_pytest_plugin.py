@@ -5,6 +5,7 @@ through DATABASE_URL and a small seed (--chatschema-messages)."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -138,3 +139,55 @@ def test_a_bad_scale_fails_the_session_with_one_line(inner):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*chatschema: cannot build the seeded database: *huge*"])
     assert "Traceback" not in result.stdout.str()
+
+
+GUARDED = textwrap.dedent('''
+    import psycopg
+    import sqlalchemy as sa
+
+
+    def test_an_indexed_page(chatschema_database):
+        conversation = chatschema_database.seed.interesting.longest_conversation_id
+        with psycopg.connect(chatschema_database.dsn) as conn:
+            for _ in range(2):
+                conn.execute("SELECT id, role FROM messages WHERE conversation_id = %s "
+                             "ORDER BY created_at DESC, id DESC LIMIT 21", (conversation,)).fetchall()
+''')
+
+UNDECLARED = textwrap.dedent('''
+
+    def test_a_search_nobody_declared(chatschema_database):
+        engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(chatschema_database.dsn))
+        with engine.connect() as conn:
+            for _ in range(3):
+                conn.execute(sa.text("SELECT id FROM messages WHERE content LIKE :pattern "
+                                     "ORDER BY created_at DESC LIMIT 21"), {"pattern": "%fox%"}).fetchall()
+        engine.dispose()
+''')
+
+
+def _guarded(pytester, source):
+    pytester.makepyfile(test_guarded=source)
+    return pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+                                         "-p", "no:cacheprovider", "-q")
+
+
+def test_the_guard_passes_indexed_statements(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    result = _guarded(pytester, GUARDED)
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "chatschema guard: 1 distinct statements planned, 0 with findings" in out
+
+
+def test_the_guard_names_the_undeclared_slow_statement_once_with_its_test(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    result = _guarded(pytester, GUARDED + UNDECLARED)
+    out = result.stdout.str()
+    assert result.ret == 1, out  # every test passed; the guard fails the session
+    assert "2 passed" in out
+    # SQLAlchemy's own first statements (its dialect's version checks) are planned too, and pass
+    assert re.search(r"chatschema guard: \d+ distinct statements planned, 1 with findings", out), out
+    assert out.count("✗ SELECT id FROM messages WHERE content LIKE") == 1
+    assert "sent by test_guarded.py::test_a_search_nobody_declared (and 2 more times)" in out
+    assert "seq-scan-on-hot-table: undeclared statement scans the whole messages table" in out
