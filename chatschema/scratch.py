@@ -24,7 +24,7 @@ from .errors import CannotCreateDatabase, ConfigError
 from .settings import Settings
 from .views import VIEWS
 
-__all__ = ["fresh", "drop", "scratch_database", "settle", "TABLES", "MARK"]
+__all__ = ["fresh", "drop", "clone", "scratch_database", "settle", "TABLES", "MARK"]
 
 TABLES = ("users", "conversations", "messages")
 
@@ -77,6 +77,21 @@ def fresh(settings: Settings, name: str) -> Settings:
                 f"cannot create the scratch database {name}: permission denied to create database; the role "
                 f"needs CREATEDB (ALTER ROLE ... CREATEDB), or leave out --dsn to use the embedded server"
             ) from None
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
+    if settings.dsn is None:
+        return settings.with_database(name)
+    params = conninfo_to_dict(server.conninfo(settings))
+    params["dbname"] = name
+    return dataclasses.replace(settings, dsn=make_conninfo(**params))
+
+
+def clone(settings: Settings, template: str, name: str) -> Settings:
+    """Settings of ``name``, a copy of the database ``template`` (``CREATE DATABASE ... TEMPLATE``: a file
+    copy, no re-seeding), dropped first if it exists. Nothing may be connected to ``template``."""
+    drop(settings, name)
+    with server.connect(_admin(settings, name), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+        # A database's comment is not copied with it (pg_shdescription is shared): mark the copy ours.
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(MARK)))
     if settings.dsn is None:
         return settings.with_database(name)

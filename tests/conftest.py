@@ -29,6 +29,8 @@ from .plans import seeded as plans_seeded
 from .plans.seeded import SeededPlans
 from .skewed import SkewedDatabases
 
+pytest_plugins = ("pytester",)  # tests/test_pytest_plugin.py runs app teams' suites with the chatschema plugin
+
 
 @dataclass(frozen=True)
 class TestServer:

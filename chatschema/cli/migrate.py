@@ -166,7 +166,9 @@ def sql_(range_: str | None, lock_timeout: str | None, statement_timeout: str | 
               help="PostgreSQL major version the migrations will run on, for squawk "
                    "(default: the --dsn server's, else $CHATSCHEMA_PG_VERSION, else 18).")
 @click.option("--script-location", metavar="DIR", help="Lint another Alembic script directory (default: chatschema's chain).")
-@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "format_", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="text for people, json for machines, sarif for code scanning, github for "
+                                      "GitHub Actions annotations (each finding at its revision's file and line).")
 def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, script_location: str | None,
           format_: str) -> None:
     """Lint every revision (or the REVISIONs named), upgrade and downgrade, one at a time.
@@ -184,41 +186,13 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
         chatschema lint --pg-version 15
         chatschema lint 0006 --dsn "$DATABASE_URL" --format json
     """
-    import json
-
     from ..migrate import lint as lint_mod
+    from ..migrate.lint.formats import render
 
     settings = Settings.resolve(dsn=dsn) if dsn else None
     report = lint_mod.lint(revisions=revisions, location=script_location or migrate.DEFAULT_LOCATION,
                            pg_version=pg_version, settings=settings)
-    if format_ == "json":
-        click.echo(json.dumps(report.as_dict(), indent=2))
-    else:
-        for f in report.findings:
-            scope = f" (revision {f.revision} {f.direction})" if f.revision and f.direction else ""
-            out.print(f"✗ {f.where}: {f.rule} [{f.source}]{scope}: {f.message}", markup=False, soft_wrap=True)
-            if f.statement:
-                out.print(f"    {f.statement}", markup=False, soft_wrap=True)
-            if f.hint:
-                out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
-        for note in report.notes:
-            out.print(f"note: {note}", markup=False, soft_wrap=True)
-        groups: dict[tuple, list[lint_mod.LintFinding]] = {}
-        for f in report.suppressed:
-            groups.setdefault((f.path, f.revision, f.direction, f.rule, f.reason), []).append(f)
-        for (path, rev, direction, rule, reason), items in groups.items():
-            lines = ",".join(str(f.line) for f in items)
-            out.print(f"~ {items[0].where.rsplit(':', 1)[0]}:{lines}: {rule} ({rev} {direction}) suppressed: {reason}",
-                      markup=False, soft_wrap=True)
-        checked = f"{len(report.revisions)} revision{'s' * (len(report.revisions) != 1)} (upgrade and downgrade)"
-        tools = f"{report.squawk} --pg-version {report.pg_version} and chatschema's checks" + (
-            f", database {report.database}" if report.database else "")
-        if report.findings:
-            out.print(f"✗ {len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {checked} "
-                      f"({tools})", markup=False)
-        else:
-            out.print(f"✓ {checked}: no findings ({tools}); {len(report.suppressed)} suppressed with a reason",
-                      markup=False)
+    click.echo(render(report, format_), nl=False)
     if report.findings:
         sys.exit(1)
 

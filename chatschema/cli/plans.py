@@ -47,8 +47,10 @@ def _plan_events(console: Console) -> Callable[[str, Any], None]:
 @click.option("--variant", type=click.Choice(["optimized", "today", "seed_proposal", "all"]), default="optimized",
               show_default=True, help="Which variants of the catalog to verify.")
 @click.option("--query", "query_name", metavar="NAME", help="One operation (all its chosen variants) or operation.variant.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown"]), default="text",
-              show_default=True, help="text for people, json for machines, junit for CI, markdown for pull requests.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "sarif", "github"]),
+              default="text", show_default=True,
+              help="text for people, json for machines, junit for CI, markdown for pull requests, sarif for code "
+                   "scanning, github for GitHub Actions annotations (each finding at its query's file and line).")
 @click.option("--analyze/--no-analyze", default=None,
               help="Measure with EXPLAIN ANALYZE (read queries only, READ ONLY). Default: on for the scratch database, "
                    "off for --dsn, where writes are never executed.")
@@ -57,9 +59,12 @@ def _plan_events(console: Console) -> Callable[[str, Any], None]:
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages (same shape as --scale).")
 @click.option("--growth/--no-growth", default=True, show_default=True,
               help="Measure buffer growth on a second, smaller scratch database.")
+@click.option("--queries", "queries_dir", metavar="DIR",
+              help="Verify an app team's queries instead of the catalog: every DIR/*.sql, one query each, its "
+                   "contract in a comment header (docs/app-queries.md).")
 @connection_options
 def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool | None, scale: str,
-                 messages: int | None, growth: bool, settings: Settings) -> None:
+                 messages: int | None, growth: bool, queries_dir: str | None, settings: Settings) -> None:
     """Verify every catalog query's plan against its contract.
 
     Without --dsn: seeds a scratch database on the embedded server at today's schema,
@@ -72,6 +77,7 @@ def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool |
     Example:
         chatschema plans verify --variant all
         chatschema plans verify --dsn "$REPLICA_URL" --format junit > plans.xml
+        chatschema plans verify --queries examples/queries --format github
     """
     from ..plans import pipeline
     from ..plans.render import render
@@ -79,7 +85,7 @@ def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool |
     with progress_bar() as bar:
         report = pipeline.run(settings, variant=variant, query=query_name, analyze=analyze, scale=scale,
                               messages=messages, growth=growth, progress=_plan_progress(bar),
-                              on_event=_plan_events(err))
+                              on_event=_plan_events(err), queries_dir=queries_dir)
     click.echo(render(report, fmt), nl=False)
     for error in report.errors:
         err.print(f"Error: {error}", markup=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 from .. import indexes, migrate, models, views
 from .. import queries as catalog
+from .er import er_diagram, index_map_lines
 from .text import GENERATED, body
 
 __all__ = ["schema_markdown"]
@@ -132,12 +133,21 @@ def schema_markdown() -> str:
              .rstrip("\n")]
     lines += [f"| {r.revision} | {r.title} |" for r in migrate.history()]
     tables = ", ".join(f"[`{t.name}`](#{t.name})" for t in models.metadata.sorted_tables)
-    lines += ["", f"Contents: [tables](#tables) ({tables}), [indexes](#indexes), "
-                  "[materialized views](#materialized-views)."]
+    lines += ["", f"Contents: [diagram](#diagram), [tables](#tables) ({tables}), [indexes](#indexes), "
+                  "[index -> queries](#index---queries), [materialized views](#materialized-views)."]
+    lines += ["", "## Diagram", "", "The tables at head and their foreign keys (the materialized views are "
+              "derived from `messages` and `conversations`, below).", "", *er_diagram(models.metadata)]
     lines += ["", "## Tables"]
     for table in models.metadata.sorted_tables:
         lines += [""] + _table(table)
     lines += [""] + _indexes()
+    named = [_pkey(t) for t in models.metadata.sorted_tables] + [i.name for i in indexes.INDEXES] + [
+        v.index for v in views.VIEWS]
+    lines += ["", "## Index -> queries", "",
+              "Each index and the catalog queries whose plan contracts use it, with the index columns the "
+              "contract requires in the Index Cond (from the contracts; app teams' query files are mapped "
+              "the same way by `chatschema.docs.er.index_map`).", "",
+              *index_map_lines(catalog.all_queries(), named)]
     definitions = _view_definitions()
     lines += ["", "## Materialized views", "", body(views), "",
               "| view | serves | unique key (index) |", "|---|---|---|"]

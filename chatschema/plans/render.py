@@ -1,4 +1,5 @@
-"""Renderers: a report as text (for people), JSON (for machines), JUnit (for CI), Markdown (for pull requests).
+"""Renderers: a report as text (for people), JSON (for machines), JUnit (for CI), Markdown (for pull requests),
+SARIF and GitHub annotations (for code hosts, in ``annotate.py``).
 
 Text shows, for each failing query, the part of the plan each finding is about and a hint;
 ``tree`` draws a whole plan with the contract's verdict on each node (``chatschema plans show``).
@@ -20,13 +21,17 @@ from .verify import CheckResult, QueryResult
 
 __all__ = ["render", "FORMATS", "text", "as_json", "junit", "markdown", "tree", "node_line", "excerpt"]
 
-FORMATS = ("text", "json", "junit", "markdown")
+FORMATS = ("text", "json", "junit", "markdown", "sarif", "github")
 PASS, FAIL = "✓", "✗"
 
 
 def render(report: Report, fmt: str = "text") -> str:
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt in ("sarif", "github"):
+        from .annotate import as_github, as_sarif  # placed at the query's file and line
+
+        return (as_sarif if fmt == "sarif" else as_github)(report)
     return {"text": text, "json": as_json, "junit": junit, "markdown": markdown}[fmt](report)
 
 
@@ -237,7 +242,9 @@ def _settings_line(report: Report) -> str:
 def text(report: Report) -> str:
     where = "scratch database" if report.scratch else "server"
     mode = "EXPLAIN (ANALYZE, BUFFERS)" if report.analyze else "plain EXPLAIN (estimates)"
-    lines = [f"Plans of {len(report.results)} catalog queries on PostgreSQL {report.server_version}, {where} "
+    catalog = any(r.query.variant != "app" for r in report.results)  # "app": an app team's query files
+    lines = [f"Plans of {len(report.results)} {'catalog ' if catalog else ''}queries on PostgreSQL "
+             f"{report.server_version}, {where} "
              f"{report.target}; {mode}"]
     for i, seed in enumerate(report.seeds):
         lines.append(f"  {'data' if i == 0 else 'growth measured against'}: {seed.scale} scale, {seed.messages:,} "
@@ -255,7 +262,7 @@ def text(report: Report) -> str:
         for f in report.schema_findings:
             lines.append(f"{FAIL} {f.rule}: {f.message}")
             lines.append(f"    hint: {f.hint}")
-    elif report.results:
+    elif report.results and catalog:
         lines.append(f"{PASS} every index of the schema is named by a query contract")
     failed = sum(1 for r in report.results if not r.passed)
     lines.append("")

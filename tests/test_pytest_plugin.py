@@ -1,0 +1,193 @@
+"""The `chatschema` pytest plugin, run as an app team runs it (pytester, the plugin loaded from its
+`pytest11` entry point): the seeded session database, copies for tests that write, and the plan
+assertion, each passing case beside a failing twin. The inner suite uses the outer suite's server
+through DATABASE_URL and a small seed (--chatschema-messages)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "queries"
+
+APP_TESTS = textwrap.dedent(f'''
+    import psycopg
+    from chatschema.queries.contract import Contract, IndexUse
+
+    GOOD = {str(EXAMPLES / "recent_messages.sql")!r}
+    BAD = {str(EXAMPLES / "assistant_replies_by_offset.sql")!r}
+    KEYSET = """
+    SELECT id, title FROM conversations
+    WHERE user_id = %(user_id)s AND (last_activity_at, id) < (%(at)s::timestamptz, %(id)s::uuid)
+    ORDER BY last_activity_at DESC, id DESC LIMIT %(limit)s
+    """
+    BY_TITLE = """
+    SELECT id, title FROM conversations
+    WHERE user_id = %(user_id)s ORDER BY title LIMIT 21
+    """
+    CONTRACT = Contract(page_rows=21, max_rows_read=21, uses=(IndexUse(
+        "ix_conversations_user_activity", "conversations", cond=("user_id", "last_activity_at", "id")),))
+
+
+    def _heaviest(dsn):
+        with psycopg.connect(dsn) as conn:
+            return conn.execute(
+                "SELECT user_id FROM conversations GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1"
+            ).fetchone()[0]
+
+
+    def test_catalog_query_passes(chatschema_assert_plan):
+        result = chatschema_assert_plan("load_messages.optimized")
+        assert result.passed and result.checks
+
+
+    def test_catalog_query_fails(chatschema_assert_plan):
+        chatschema_assert_plan("load_messages.today")
+
+
+    def test_query_file_passes(chatschema_assert_plan):
+        chatschema_assert_plan(GOOD)
+
+
+    def test_query_file_fails(chatschema_assert_plan):
+        chatschema_assert_plan(BAD)
+
+
+    def test_sql_passes(chatschema_assert_plan, chatschema_database):
+        params = {{"user_id": _heaviest(chatschema_database.dsn), "at": "infinity",
+                  "id": "ffffffff-ffff-ffff-ffff-ffffffffffff", "limit": 21}}
+        chatschema_assert_plan(KEYSET, params, CONTRACT)
+
+
+    def test_sql_fails(chatschema_assert_plan, chatschema_database):
+        chatschema_assert_plan(BY_TITLE, {{"user_id": _heaviest(chatschema_database.dsn)}}, CONTRACT)
+
+
+    def _users(dsn):
+        with psycopg.connect(dsn) as conn:
+            return conn.execute("SELECT count(*) FROM users").fetchone()[0]
+
+
+    def test_seeded_at_head(chatschema_database):
+        assert chatschema_database.seed.messages == 20000
+        with psycopg.connect(chatschema_database.dsn) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0007"
+
+
+    def test_a_write_stays_in_its_copy_1(chatschema_writable_database, chatschema_database):
+        before = _users(chatschema_database.dsn)
+        with psycopg.connect(chatschema_writable_database.dsn) as conn:
+            conn.execute("INSERT INTO users (id, name) VALUES (gen_random_uuid(), 'written by a test')")
+        assert _users(chatschema_writable_database.dsn) == before + 1
+        assert _users(chatschema_database.dsn) == before
+
+
+    def test_a_write_stays_in_its_copy_2(chatschema_writable_database):
+        with psycopg.connect(chatschema_writable_database.dsn) as conn:
+            found = conn.execute("SELECT count(*) FROM users WHERE name = 'written by a test'").fetchone()[0]
+        assert found == 0, "the first test's write leaked into the next copy"
+
+
+    def test_a_write_to_the_session_database_leaks(chatschema_database):
+        # The twin: writing to the shared database (not a copy) is seen by every later copy.
+        with psycopg.connect(chatschema_database.dsn) as conn:
+            conn.execute("INSERT INTO users (id, name) VALUES (gen_random_uuid(), 'leaked')")
+
+
+    def test_the_leak_is_seen_by_the_next_copy(chatschema_writable_database):
+        with psycopg.connect(chatschema_writable_database.dsn) as conn:
+            found = conn.execute("SELECT count(*) FROM users WHERE name = 'leaked'").fetchone()[0]
+        assert found == 0, "leaked into the copy"
+''')
+
+
+def test_the_plugin_is_registered_as_chatschema():
+    [ep] = [e for e in entry_points(group="pytest11") if e.name == "chatschema"]
+    assert ep.value == "chatschema.pytest_plugin"
+
+
+@pytest.fixture
+def inner(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    pytester.makepyfile(test_app=APP_TESTS)
+    return pytester
+
+
+def test_an_app_suite_passes_and_fails_where_it_should(inner):
+    result = inner.runpytest_subprocess("--chatschema-messages", "20000", "-p", "no:cacheprovider", "-q")
+    outcomes = result.parseoutcomes()
+    failed = {line.split("::")[1].split(" ")[0] for line in result.outlines
+              if line.startswith("FAILED test_app.py::")}
+    assert failed == {"test_catalog_query_fails", "test_query_file_fails", "test_sql_fails",
+                      "test_the_leak_is_seen_by_the_next_copy"}, result.stdout.str()
+    assert outcomes["passed"] == 7 and outcomes["failed"] == 4
+    out = result.stdout.str()
+    # the validator's findings are the failure message
+    assert "plan contract of load_messages.today broken:" in out
+    assert "plan contract of assistant_replies_by_offset.app broken:" in out
+    assert "rows-read-bound [longest conversation, deep page]" in out
+    assert "plan contract of sql.app broken:" in out and "sort-above-page" in out
+
+
+def test_a_bad_scale_fails_the_session_with_one_line(inner):
+    result = inner.runpytest_subprocess("--chatschema-scale", "huge", "-p", "no:cacheprovider", "-q",
+                                        "-k", "test_seeded_at_head")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*chatschema: cannot build the seeded database: *huge*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+GUARDED = textwrap.dedent('''
+    import psycopg
+    import sqlalchemy as sa
+
+
+    def test_an_indexed_page(chatschema_database):
+        conversation = chatschema_database.seed.interesting.longest_conversation_id
+        with psycopg.connect(chatschema_database.dsn) as conn:
+            for _ in range(2):
+                conn.execute("SELECT id, role FROM messages WHERE conversation_id = %s "
+                             "ORDER BY created_at DESC, id DESC LIMIT 21", (conversation,)).fetchall()
+''')
+
+UNDECLARED = textwrap.dedent('''
+
+    def test_a_search_nobody_declared(chatschema_database):
+        engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(chatschema_database.dsn))
+        with engine.connect() as conn:
+            for _ in range(3):
+                conn.execute(sa.text("SELECT id FROM messages WHERE content LIKE :pattern "
+                                     "ORDER BY created_at DESC LIMIT 21"), {"pattern": "%fox%"}).fetchall()
+        engine.dispose()
+''')
+
+
+def _guarded(pytester, source):
+    pytester.makepyfile(test_guarded=source)
+    return pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+                                         "-p", "no:cacheprovider", "-q")
+
+
+def test_the_guard_passes_indexed_statements(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    result = _guarded(pytester, GUARDED)
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "chatschema guard: 1 distinct statements planned, 0 with findings" in out
+
+
+def test_the_guard_names_the_undeclared_slow_statement_once_with_its_test(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    result = _guarded(pytester, GUARDED + UNDECLARED)
+    out = result.stdout.str()
+    assert result.ret == 1, out  # every test passed; the guard fails the session
+    assert "2 passed" in out
+    # SQLAlchemy's own first statements (its dialect's version checks) are planned too, and pass
+    assert re.search(r"chatschema guard: \d+ distinct statements planned, 1 with findings", out), out
+    assert out.count("✗ SELECT id FROM messages WHERE content LIKE") == 1
+    assert "sent by test_guarded.py::test_a_search_nobody_declared (and 2 more times)" in out
+    assert "seq-scan-on-hot-table: undeclared statement scans the whole messages table" in out
