@@ -57,3 +57,51 @@ def test_alembic_without_a_url_says_what_is_missing(tmp_path):
                           text=True, timeout=300)
     assert done.returncode != 0
     assert "no database: set sqlalchemy.url in the ini" in done.stderr
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "chatschema:migrations")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def test_a_connection_handed_inside_a_transaction_is_never_committed(new_database):
+    """The environment runs the chain in the caller's transaction (CONCURRENTLY builds in their plain
+    form) and leaves it open: the caller's rollback leaves nothing behind."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from chatschema.migrate.chain import engine_for
+
+    settings = new_database("handed_tx")
+    engine = engine_for(settings.dsn)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))  # the caller's transaction is open
+        command.upgrade(_alembic_config(conn), "head")
+        assert conn.in_transaction()
+        assert conn.execute(sa.text("SELECT version_num FROM chatschema_version")).scalar() == "0007"
+        conn.rollback()
+    engine.dispose()
+    with psycopg.connect(settings.dsn) as raw:
+        assert raw.execute("SELECT to_regclass('chatschema_version'), to_regclass('messages')").fetchone() == (None, None)
+
+
+def test_a_connection_handed_outside_a_transaction_gets_alembics_own_commits(new_database):
+    """The twin: with no transaction open Alembic owns its transactions, one per revision, committed."""
+    from alembic import command
+
+    from chatschema.migrate.chain import engine_for
+
+    settings = new_database("handed_no_tx")
+    engine = engine_for(settings.dsn)
+    with engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+        assert not conn.in_transaction()
+    engine.dispose()
+    with psycopg.connect(settings.dsn) as raw:
+        assert raw.execute("SELECT version_num FROM chatschema_version").fetchall() == [("0007",)]
+        assert raw.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                           "'ix_messages_conversation_recent'::regclass").fetchone() == (True,)

@@ -126,7 +126,7 @@ def _indexes() -> list[str]:
 
 def schema_markdown() -> str:
     """docs/schema.md: the tables, constraints, indexes and materialized views at head."""
-    sources = ("chatschema/models.py, chatschema/indexes.py, chatschema/views.py, the migration chain "
+    sources = ("chatschema/models/__init__.py, chatschema/indexes.py, chatschema/views.py, the migration chain "
                "and the catalog's contracts")
     head = migrate.script_directory().get_current_head()
     lines = [_SCHEMA_INTRO.format(head=head, generated=GENERATED.format(sources=sources), models_doc=body(models))

@@ -13,14 +13,29 @@ migrations the lint tests keep) run under exactly the same rules as the real cha
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
 
-from chatschema.migrations import VERSION_TABLE
+from chatschema.migrations import BOOKKEEPING_TABLES, VERSION_TABLE
 from chatschema.settings import Settings
 
-__all__ = ["run", "session_timeouts"]
+__all__ = ["run", "session_timeouts", "include_object"]
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate's filter: chatschema's bookkeeping tables (the same list check, lint and doctor leave
+    out) are not the models' to create or drop, and the materialized views belong to their own revision."""
+    from chatschema.views import VIEWS
+
+    if type_ == "table" and name in BOOKKEEPING_TABLES:
+        return False
+    if type_ in ("index", "column", "unique_constraint", "foreign_key_constraint") and obj is not None:
+        table = getattr(getattr(obj, "table", None), "name", None)
+        if table in BOOKKEEPING_TABLES:
+            return False
+    return not (type_ == "table" and name in {v.name for v in VIEWS})
 
 
 def session_timeouts(attributes: dict[str, Any]) -> list[str]:
@@ -28,6 +43,14 @@ def session_timeouts(attributes: dict[str, Any]) -> list[str]:
     lock_ms = int(attributes.get("lock_timeout_ms", defaults.lock_timeout_ms))
     stmt_ms = int(attributes.get("statement_timeout_ms", defaults.statement_timeout_ms))
     return [f"SET lock_timeout = '{lock_ms}ms'", f"SET statement_timeout = '{stmt_ms}ms'"]
+
+
+def _migrates(context: Any) -> bool:
+    try:
+        context.get_revision_argument()  # None for base, a destination too
+    except KeyError:  # Alembic keeps no destination when the caller brings its own migration function
+        return False
+    return True
 
 
 def _run_offline(context: Any, configure: dict[str, Any]) -> None:
@@ -38,41 +61,57 @@ def _run_offline(context: Any, configure: dict[str, Any]) -> None:
         output_buffer=config.attributes.get("output_buffer"),
         **configure,
     )
-    for stmt in session_timeouts(config.attributes):
-        context.execute(stmt)
+    # Only a run that migrates (a destination revision) writes the SETs: a bare environment (pytest-alembic
+    # collecting target_metadata with its own fn) prints nothing before its own output.
+    if _migrates(context):
+        for stmt in session_timeouts(config.attributes):
+            context.execute(stmt)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _run_online(context: Any, configure: dict[str, Any]) -> None:
-    """On the connection chatschema hands over, an Engine's, or ``sqlalchemy.url`` from an ini (the
-    ``alembic`` command line)."""
+    """On the Connection handed over (never committed here), on a connection of what was handed over
+    (an Engine, pytest-alembic's ``alembic_engine``, or anything whose ``connect()`` gives one), or on
+    one made from ``sqlalchemy.url`` in an ini (the ``alembic`` command line)."""
     given = context.config.attributes.get("connection")
     if isinstance(given, sa.Connection):
         _run_on(context, given, configure)
         return
-    engine = given if isinstance(given, sa.Engine) else None
-    if engine is None:
-        url = context.config.get_main_option("sqlalchemy.url")
-        if not url:
-            raise RuntimeError("no database: set sqlalchemy.url in the ini, or hand a connection in "
-                               "config.attributes['connection']")
-        engine = sa.create_engine(url, poolclass=sa.NullPool)
+    if given is not None and callable(getattr(given, "connect", None)):
+        with given.connect() as connection:
+            _run_on(context, connection, configure)
+        return
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database: set sqlalchemy.url in the ini, or hand a connection in "
+                           "config.attributes['connection']")
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
         with engine.connect() as connection:
             _run_on(context, connection, configure)
     finally:
-        if given is None:
-            engine.dispose()
+        engine.dispose()
 
 
 def _run_on(context: Any, connection: sa.Connection, configure: dict[str, Any]) -> None:
     config = context.config
-    for stmt in session_timeouts(config.attributes):
-        connection.exec_driver_sql(stmt)
-    # End SQLAlchemy's autobegun transaction: Alembic must own the transactions it opens, or
-    # autocommit_block() cannot commit before a CONCURRENTLY statement.
-    connection.commit()
+    callers = connection.in_transaction()
+    if callers:
+        # The caller's transaction (pytest-alembic's downgrade_leaves_no_trace rolls each cycle back):
+        # everything joins it and it stays the caller's to commit or roll back. The chain then runs in
+        # one transaction (``single_transaction``): CONCURRENTLY statements in their plain forms, the
+        # backfill in one pass. Strong locks: a test database's mode, never what chatschema's runner does.
+        config.attributes["single_transaction"] = True
+        for stmt in session_timeouts(config.attributes):
+            connection.exec_driver_sql(stmt)
+    else:
+        # A transaction of our own, ended here: Alembic must own the transactions it opens, or
+        # autocommit_block() cannot commit before a CONCURRENTLY statement. Nothing of the caller's is committed.
+        config.attributes.pop("single_transaction", None)
+        with connection.begin():
+            for stmt in session_timeouts(config.attributes):
+                connection.exec_driver_sql(stmt)
     observer = config.attributes.get("before_statement")
     if observer is not None:
         sa.event.listen(connection, "before_cursor_execute", observer)
@@ -82,6 +121,9 @@ def _run_on(context: Any, connection: sa.Connection, configure: dict[str, Any]) 
             on_version_apply=config.attributes.get("on_version_apply"),
             **configure,
         )
+        if callers:
+            # Alembic's autocommit block would commit the caller's transaction: the revisions' blocks run inside it.
+            context.get_context().autocommit_block = contextlib.nullcontext
         with context.begin_transaction():
             context.run_migrations()
     finally:

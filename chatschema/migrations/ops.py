@@ -65,6 +65,12 @@ def _sql(template: str, *names: str) -> str:
     return sql.SQL(template).format(*(sql.Identifier(n) for n in names)).as_string(None)
 
 
+def _single_transaction() -> bool:
+    """Online, on a connection handed over inside the caller's transaction (see migrations.environment):
+    nothing may commit, so CONCURRENTLY is not possible and the plain statement is used instead."""
+    return not context.is_offline_mode() and bool(context.config.attributes.get("single_transaction"))
+
+
 def _timeouts(concurrent: bool, *, local: bool = False) -> tuple[str, str]:
     attrs = context.config.attributes
     if concurrent:
@@ -121,7 +127,7 @@ def _drop_leftover(name: str) -> None:
             f"index {name} is being built right now by pid {row[1]} (see pg_stat_progress_create_index); "
             f"wait for that build to finish, then re-run"
         )
-    op.execute(_sql("DROP INDEX CONCURRENTLY IF EXISTS {}", name))
+    op.execute(_sql("DROP INDEX IF EXISTS {}" if _single_transaction() else "DROP INDEX CONCURRENTLY IF EXISTS {}", name))
 
 
 def create_index_concurrently(name: str, table: str, definition: str) -> None:
@@ -134,7 +140,8 @@ def create_index_concurrently(name: str, table: str, definition: str) -> None:
     op.execute(long_lock)
     op.execute(long_stmt)
     _drop_leftover(name)
-    op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} {definition}")
+    concurrently = "" if _single_transaction() else " CONCURRENTLY"
+    op.execute(f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {table} {definition}")
     op.execute(assert_index_valid(name))
     op.execute(short_lock)
     op.execute(short_stmt)
@@ -176,7 +183,7 @@ def drop_index_concurrently(name: str) -> None:
     short_lock, short_stmt = _timeouts(concurrent=False)
     op.execute(long_lock)
     op.execute(long_stmt)
-    op.execute(_sql("DROP INDEX CONCURRENTLY IF EXISTS {}", name))
+    op.execute(_sql("DROP INDEX IF EXISTS {}" if _single_transaction() else "DROP INDEX CONCURRENTLY IF EXISTS {}", name))
     op.execute(short_lock)
     op.execute(short_stmt)
 
@@ -313,10 +320,31 @@ def backfill(spec: BatchedBackfill) -> None:
         for statement in _offline_backfill(spec, batch_size, pause_s):
             op.execute(statement)
         return
+    if _single_transaction():
+        _backfill_in_transaction(spec, batch_size)
+        return
     from chatschema.migrate.backfill import run_batches  # the pacing and the gates are policy, not history
 
     run_batches(op.get_bind().connection.driver_connection, spec, batch_size=batch_size, pause_s=pause_s,
                 progress=attrs.get("progress"), gates=attrs.get("gates"), report=attrs.get("backfill_report"))
+
+
+def _backfill_in_transaction(spec: BatchedBackfill, batch_size: int) -> None:
+    """The same batches without commits, inside the caller's transaction (its rollback undoes them)."""
+    bind = op.get_bind()
+    bind.exec_driver_sql(CREATE_CHECKPOINT)
+    after = None
+    while True:
+        rows = (bind.exec_driver_sql(spec.lock_first, {"n": batch_size}) if after is None
+                else bind.exec_driver_sql(spec.lock_next, {"n": batch_size, "after": after})).fetchall()
+        if not rows:
+            break
+        ids = [row[0] for row in rows]
+        bind.exec_driver_sql(spec.apply, {"ids": ids})
+        after = ids[-1]
+        bind.exec_driver_sql(SAVE_CHECKPOINT, {"name": spec.name, "last": after, "n": len(ids)})
+    for statement in FINISH_CHECKPOINT:
+        bind.exec_driver_sql(statement, {"name": spec.name})
 
 
 def drop_checkpoint_table() -> None:

@@ -12,8 +12,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .indexes import INDEXES
-from .vocabulary import PREVIEW_CHARS, ROLES
+from ..indexes import INDEXES
+from ..vocabulary import PREVIEW_CHARS, ROLES
 
 __all__ = ["User", "Conversation", "Message", "metadata", "ROLES", "PREVIEW_CHARS"]
 
