@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from . import migrate
-from .schema_catalog import Difference, differences, read_catalog
+from .schema_catalog import Difference, differences, read_catalog, uncompared
 from .errors import ConfigError
 from .migrate.chain import check_known, connection, database_revision
 from .migrate.reference import revision_schemas
@@ -167,12 +167,14 @@ def _view_keys(raw: psycopg.Connection) -> list[Difference]:
     return diffs
 
 
-def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None, str, list[str]]:
+def check(settings: Settings, *, allow: Iterable[str] = (),
+          notes: list[str] | None = None) -> tuple[str | None, str, list[str]]:
     """(database revision, head revision, findings). No findings means: at head and matching the models.
 
     The database is only read, in a READ ONLY transaction; what head looks like is rendered on a
     scratch database of the same server (``migrate.reference``). Only chatschema's scope counts
     (``schema_catalog.SCOPE``); ``allow`` names known extras on the managed tables (``messages.app_note``).
+    What could not be compared is appended to ``notes`` (``schema_catalog.uncompared``).
     """
     head = migrate.head()
     findings: list[str] = []
@@ -183,13 +185,13 @@ def check(settings: Settings, *, allow: Iterable[str] = ()) -> tuple[str | None,
         if rev != head:
             findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
             return rev, head, findings
-        found = head_differences(settings, conn, head, allow=allow)
+        found = head_differences(settings, conn, head, allow=allow, notes=notes)
     findings.extend(str(d) for d in found)
     return rev, head, findings
 
 
-def head_differences(settings: Settings, conn: sa.Connection, head: str, *,
-                     allow: Iterable[str] = ()) -> list[Difference]:
+def head_differences(settings: Settings, conn: sa.Connection, head: str, *, allow: Iterable[str] = (),
+                     notes: list[str] | None = None) -> list[Difference]:
     """How the connected database (at head) differs from head's schema; read in one READ ONLY transaction."""
     raw = conn.connection.driver_connection
     raw.rollback()
@@ -199,4 +201,8 @@ def head_differences(settings: Settings, conn: sa.Connection, head: str, *,
         views = _view_keys(raw)
     finally:
         raw.rollback()
-    return differences(actual, revision_schemas(settings)[head], allow=allow) + views
+    expected = revision_schemas(settings, [head])[head]
+    note = uncompared(actual, expected)
+    if note and notes is not None:
+        notes.append(note)
+    return differences(actual, expected, allow=allow) + views

@@ -212,3 +212,30 @@ def test_the_dry_run_of_an_earlier_chatschemas_database_starts_where_it_stands(n
     assert result.exit_code == 0, result.output
     assert "upgrade 0005 -> 0007" in result.output
     assert recorded(settings) is None
+
+
+def test_current_on_unrecorded_tables_names_the_revision_to_stamp(application_database):
+    before = snapshot(application_database)
+    result = run("current", "--dsn", application_database.dsn)
+    assert result.exit_code == 0, result.output
+    first, hint = result.output.strip().splitlines()
+    assert first == f"none (head is {migrate.head()})"
+    assert hint.startswith("hint: ") and hint.endswith(
+        "already has conversations, messages, users but chatschema_version records no revision (alembic_version "
+        "records 0002, but the schema is not revision 0002's, so it was not taken for chatschema's): the schema is "
+        "revision 0001's; run `chatschema stamp 0001` to record it, then upgrade")
+    assert recorded(application_database) is None and snapshot(application_database) == before
+
+
+def test_current_on_an_empty_database_gives_no_hint(new_database):
+    """The twin: nothing of chatschema's there, nothing to stamp."""
+    result = run("current", "--dsn", new_database("current_empty").dsn)
+    assert result.exit_code == 0
+    assert result.output.strip() == f"none (head is {migrate.head()})"
+
+
+def test_current_on_a_drifted_unrecorded_schema_names_the_closest_revision(application_database):
+    sql(application_database, "ALTER TABLE messages ADD COLUMN app_note text")
+    result = run("current", "--dsn", application_database.dsn)
+    assert result.exit_code == 0
+    assert "the schema matches no revision (closest: 0001, 1 differences); `chatschema stamp 0001` lists them" in result.output

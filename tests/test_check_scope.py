@@ -12,6 +12,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from chatschema import migrate
 from chatschema.cli import main
 from chatschema.migrate import reference
+from chatschema.migrate.chain import history
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +203,9 @@ def test_read_commands_run_as_a_select_only_role(select_only, monkeypatch, comma
     rendered_on = []
     render = reference._render
 
-    def spy(settings):
+    def spy(settings, *wanted):
         rendered_on.append("embedded" if settings.dsn is None else "same server")
-        return render(settings)
+        return render(settings, *wanted)
 
     monkeypatch.setattr(reference, "_render", spy)
     settings, dsn = select_only
@@ -217,3 +218,42 @@ def test_read_commands_run_as_a_select_only_role(select_only, monkeypatch, comma
     drifted = read_command(command, dsn)
     assert drifted.exit_code == 1
     assert "ix_app_messages" in drifted.output
+
+
+def test_a_reference_on_another_major_version_says_what_it_did_not_compare(select_only, monkeypatch, pg_server):
+    """The embedded fallback of another major version: view definitions are not compared, and check says so."""
+    monkeypatch.setattr(reference, "_CACHE", {})
+    other = 16 if pg_server.version >= 17 else 18
+    monkeypatch.setattr(reference, "EMBEDDED_VERSIONS", (other,))
+    _, dsn = select_only
+    result = read_command("check", dsn)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "note: view definitions not compared (daily_message_totals, user_daily_messages): the reference schema was "
+        f"made on PostgreSQL {other}, the database is PostgreSQL {pg_server.version}, and the two print view "
+        "definitions differently; the views' columns, indexes and storage were compared")
+    assert result.output.splitlines()[1].startswith("✓ at head")
+
+
+def test_a_reference_on_the_same_major_version_compares_view_definitions(select_only, monkeypatch, pg_server):
+    """The twin: a reference of the database's own version compares everything and notes nothing."""
+    monkeypatch.setattr(reference, "_CACHE", {})
+    _, dsn = select_only
+    result = read_command("check", dsn)
+    assert result.exit_code == 0, result.output
+    same = pg_server.version in reference.EMBEDDED_VERSIONS
+    assert ("view definitions not compared" in result.output) == (not same)
+
+
+def test_check_renders_only_heads_schema(at_head, monkeypatch):
+    monkeypatch.setattr(reference, "_CACHE", {})
+    rendered = []
+    render = reference._render
+    monkeypatch.setattr(reference, "_render", lambda settings, wanted: rendered.append(list(wanted)) or render(settings, wanted))
+    assert check(at_head).exit_code == 0
+    assert rendered == [[migrate.head()]]
+    # The twin: adoption compares with every revision, so the guard renders the rest (and only the rest).
+    with psycopg.connect(at_head.dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE chatschema_version")
+    assert CliRunner().invoke(main, ["current", "--dsn", at_head.dsn]).exit_code == 0
+    assert rendered[1] == [rev.revision for rev in history()][:-1]

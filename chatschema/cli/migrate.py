@@ -114,6 +114,10 @@ def downgrade(revision: str, dry_run: bool, settings: Settings) -> None:
 def current(settings: Settings) -> None:
     """Print the database's revision ('none' for a database chatschema never migrated).
 
+    When chatschema's tables are there but no revision is recorded (made by the
+    application's create_all, its own Alembic, a restore), a second line names the
+    revision their schema matches and the `chatschema stamp` that records it.
+
     \b
     Example:
         chatschema current --dsn "$DATABASE_URL"
@@ -122,6 +126,12 @@ def current(settings: Settings) -> None:
     head = migrate.script_directory().get_current_head()
     suffix = " (head)" if rev == head else f" (head is {head})"
     out.print(f"{rev or 'none'}{suffix}")
+    if rev is None:
+        from ..migrate.adopt import unrecorded
+
+        hint = unrecorded(settings)
+        if hint:
+            out.print(f"hint: {hint}", markup=False, soft_wrap=True)
 
 
 @main.command()

@@ -35,7 +35,10 @@ def check_(known_extras: str | None, settings: Settings) -> None:
     from ..check import check, load_known_extras
 
     allowed = load_known_extras(known_extras) if known_extras else {}
-    rev, head, findings = check(settings, allow=allowed)
+    notes: list[str] = []
+    rev, head, findings = check(settings, allow=allowed, notes=notes)
+    for note in notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
     if findings:
         for finding in findings:
             out.print(f"✗ {finding}", markup=False, soft_wrap=True)

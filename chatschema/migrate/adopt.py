@@ -33,7 +33,7 @@ from ..settings import Settings
 from .chain import connection, database_revision, history, resolve, script_directory
 from .reference import revision_schemas
 
-__all__ = ["StampResult", "stamp", "guard", "starting_revision", "legacy_revision", "matching_revisions"]
+__all__ = ["StampResult", "stamp", "guard", "starting_revision", "legacy_revision", "matching_revisions", "unrecorded"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,22 @@ def starting_revision(settings: Settings) -> str | None:
         return carried if carried is not None else database_revision(conn)
 
 
+def unrecorded(settings: Settings) -> str | None:
+    """For a database that records no revision: what is there and what to run (``stamp`` with the revision
+    the schema matches, or the carry-over the next upgrade makes); None when there is nothing of chatschema's.
+    Only reads."""
+    with connection(settings) as (info, conn):
+        try:
+            legacy = _assess(settings, conn, info)
+        except NotAdopted as exc:
+            return str(exc).removesuffix("; nothing was changed")
+    if legacy is None:
+        return None
+    return (f"{server.describe_target(info)} was migrated by an earlier chatschema, which recorded revision {legacy} in "
+            f"{LEGACY_VERSION_TABLE}, and its schema is revision {legacy}'s: the next `chatschema upgrade` carries "
+            f"it over to {VERSION_TABLE}")
+
+
 def guard(settings: Settings, *, on_warning: Warn | None = None) -> None:
     """Before a run: carry an earlier chatschema's revision over, or stop on tables with no revision recorded."""
     with connection(settings) as (info, conn):
@@ -152,7 +168,7 @@ def stamp(settings: Settings, revision: str, *, force: bool = False) -> StampRes
         raw = conn.connection.driver_connection
         previous = database_revision(conn)
         conn.rollback()
-        schemas = revision_schemas(settings)
+        schemas = revision_schemas(settings, [target])
         found = tuple(differences(_read_only(raw), schemas[target]))
         recorded = not found or force
         if recorded:

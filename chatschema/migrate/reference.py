@@ -10,13 +10,15 @@ migrated through the chain one revision at a time, and after each the catalog is
   standby, on the embedded server, of the same major version when it ships one.
 
 The scratch database is named for this process and dropped at once; the catalogs are kept for the
-life of the process, per server.
+life of the process, per server. Only the revisions asked for are read: ``check`` needs head's
+schema alone, the adoption guard every revision's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -49,16 +51,17 @@ def _maintenance(settings: Settings) -> Settings:
     return dataclasses.replace(settings, dsn=make_conninfo(**params))
 
 
-def _render(settings: Settings) -> dict[str, Catalog]:
+def _render(settings: Settings, wanted: Sequence[str]) -> dict[str, Catalog]:
+    """The catalogs of ``wanted`` (in chain order): one scratch database migrated forward, read at each."""
     from .run import upgrade  # the runner guards adoption with these schemas; import late to break the cycle
 
     found: dict[str, Catalog] = {}
     with scratch.scratch_database(settings, f"chatschema_reference_{os.getpid()}") as made:
         info = server.conninfo(made)
-        for rev in history(DEFAULT_LOCATION):
-            upgrade(made, rev.revision)
+        for rev in wanted:
+            upgrade(made, rev)
             with server.connect(info) as conn:
-                found[rev.revision] = read_catalog(conn)
+                found[rev] = read_catalog(conn)
     return found
 
 
@@ -67,14 +70,24 @@ def _embedded(settings: Settings, version: int) -> Settings:
     return dataclasses.replace(settings, dsn=None, pg_version=nearest, database="postgres")
 
 
-def revision_schemas(settings: Settings) -> dict[str, Catalog]:
-    """{revision: the catalog of a database at that revision}, oldest first; never writes ``settings``' database."""
+def revision_schemas(settings: Settings, revisions: Iterable[str] | None = None) -> dict[str, Catalog]:
+    """{revision: the catalog of a database at that revision} for ``revisions`` (default: every revision),
+    oldest first; only those not rendered before are made. Never writes ``settings``' database."""
+    chain = [rev.revision for rev in history(DEFAULT_LOCATION)]
+    asked = set(chain if revisions is None else revisions)
+    wanted = [rev for rev in chain if rev in asked]
     info = server.conninfo(settings)
     params = conninfo_to_dict(info)
     key = (str(params.get("host") or ""), str(params.get("port") or ""),
            "" if settings.dsn else str(settings.embedded_dir))
-    if key in _CACHE:
-        return _CACHE[key]
+    cached = _CACHE.setdefault(key, {})
+    missing = [rev for rev in wanted if rev not in cached]
+    if missing:
+        cached.update(_rendered(settings, info, missing))
+    return {rev: cached[rev] for rev in wanted}
+
+
+def _rendered(settings: Settings, info: str, wanted: Sequence[str]) -> dict[str, Catalog]:
     with server.connect(info, row_factory=dict_row) as conn:
         version = conn.info.server_version // 10000
         row = conn.execute("SELECT pg_is_in_recovery() AS standby").fetchone()
@@ -82,9 +95,6 @@ def revision_schemas(settings: Settings) -> dict[str, Catalog]:
     try:
         if standby:
             raise ConnectionFailed("a hot standby cannot create a database")
-        found = _render(_maintenance(settings))
+        return _render(_maintenance(settings), wanted)
     except _CANNOT_CREATE:
-        embedded = _embedded(settings, version)
-        found = _render(embedded)
-    _CACHE[key] = found
-    return found
+        return _render(_embedded(settings, version), wanted)

@@ -134,7 +134,7 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
         elif rev != newest:
             notes.append(f"model drift not checked: the database is at {rev or 'no revision'}, head is {newest}")
         else:
-            differences = head_differences(settings, conn, newest)
+            differences = head_differences(settings, conn, newest, notes=notes)
     # Read-only, like check and doctor: it works on a hot standby and under a SELECT-only role.
     with server.connect(info) as raw:
         raw.execute("SET TRANSACTION READ ONLY")
