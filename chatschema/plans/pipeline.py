@@ -195,7 +195,8 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
     skipped = tuple(
         (q.name, f"needs revision {head if q.revision == 'head' else q.revision}; the database is at {revision}")
         for q in queries if q not in runnable
-    )
+    ) + _unplannable_writes(info, runnable)
+    runnable = [q for q in runnable if q.name not in {name for name, _ in skipped}]
     results: list[QueryResult] = []
     if runnable:
         results, _ = verify_database(info, runnable, analyze=analyze, scratch=False,
@@ -212,6 +213,22 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
         analyze=analyze, results=tuple(results), schema_findings=tuple(schema), skipped=skipped, pinned=PINNED,
         recorded=tuple(recorded), notes=tuple(notes),
     )
+
+
+def _unplannable_writes(info: str, queries: list[Query]) -> tuple[tuple[str, str], ...]:
+    """Write queries the role may not plan: PostgreSQL checks EXPLAIN of a write like the write itself."""
+    from ..roles import missing_write_privileges
+
+    out = []
+    with connect(info) as conn:
+        role = conn.execute("SELECT current_user").fetchone()[0]
+        for query in (q for q in queries if q.writes):
+            missing = missing_write_privileges(conn, query)
+            if missing:
+                out.append((query.name, f"not planned: role {role} lacks {', '.join(missing)}, and EXPLAIN of a write "
+                                        f"needs the privilege to write (a --dsn run never executes it); plan it as a "
+                                        f"role granted chatschema_app"))
+    return tuple(out)
 
 
 def show(
