@@ -94,6 +94,7 @@ class RunResult:
     backfill_s: float
     max_lag_s: float
     max_lag_backfill_s: float
+    max_lag_during: str  # the revision running when the largest lag was seen
     max_lag_bytes: int
     writes: int
     p50_ms: float
@@ -138,9 +139,13 @@ def one_run(settings: Settings, gate_ms: int, standby: standby_mod.Standby) -> R
     standby.wait_caught_up(timeout=300)
     during = sorted(live.during)
     in_backfill = [lag for at, lag in sampler.samples if ended_at["0003"] <= at <= ended_at["0004"]]
+    worst_at = max(sampler.samples, key=lambda sample: sample[1])[0] if sampler.samples else 0.0
+    during_rev = next((rev for rev, end in sorted(ended_at.items(), key=lambda kv: kv[1]) if worst_at <= end),
+                      "after the last revision")
     return RunResult(
         gate="2s" if gate_ms else "off", seconds=live.ended - live.began, backfill_s=timings.get("0004", 0.0),
         max_lag_s=sampler.max_lag_s, max_lag_backfill_s=max(in_backfill, default=0.0),
+        max_lag_during=during_rev,
         max_lag_bytes=sampler.max_bytes, writes=len(during),
         p50_ms=during[len(during) // 2] * 1000, p99_ms=p99(during) * 1000, max_ms=during[-1] * 1000,
         waits=sum(w.startswith(WAITS) for w in live.warnings), status=status_out[0] if status_out else "(not taken)",
@@ -191,7 +196,8 @@ def main() -> None:
                 r = one_run(database(name), gate_ms, replica)
                 results.append(r)
                 print(f"gate {r.gate}: migration {r.seconds:.1f}s (backfill {r.backfill_s:.1f}s); max replay lag "
-                      f"{r.max_lag_s:.2f}s ({r.max_lag_backfill_s:.2f}s during the backfill; max {r.max_lag_bytes / 2**20:.1f} MB unreplayed); writers {r.writes} "
+                      f"{r.max_lag_s:.2f}s (in {r.max_lag_during}; {r.max_lag_backfill_s:.2f}s during the backfill; "
+                      f"max {r.max_lag_bytes / 2**20:.1f} MB unreplayed); writers {r.writes} "
                       f"writes, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, max {r.max_ms:.0f} ms; gate waits "
                       f"{r.waits}; exact {r.exact}; load average {os.getloadavg()[0]:.2f}", flush=True)
                 print("  backfill status at ~20%:\n    " + r.status.replace("\n", "\n    "), flush=True)
