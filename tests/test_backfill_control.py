@@ -168,3 +168,12 @@ def test_the_upgrade_bar_shows_rows_rate_eta_and_the_gate_it_waits_on():
     report("backfill continues: replica lag gate open again")
     assert "waits:" not in shown()  # the twin: an open gate is not shown
     assert heard[0].startswith("backfill waits: ") and len(heard) == 2
+
+
+def test_every_label_of_the_running_session_fits_in_application_name():
+    """application_name keeps 63 bytes; a label cut there ("waiting on replica ") would misreport."""
+    label = f"{control.APPLICATION_PREFIX}{backfill.NAME}: "
+    words = ["batch", "paused"] + [f"waiting on {control.GATE_WORDS.get(g, g)}"
+                                   for g in ("replica lag", "slot WAL", "vacuum", "archiver")]
+    assert all(len(label + w) <= 63 for w in words)
+    assert len(label + "waiting on replica lag") > 63  # the twin: the gate's own name would not fit

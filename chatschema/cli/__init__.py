@@ -45,14 +45,32 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+_DEFAULT = Settings()  # every default a help text shows is read from here, never spelled twice
+
+
+def _duration(ms: int) -> str:
+    """A duration as the options take it, in the unit people say: 500ms, 60s, 15min."""
+    if ms and ms % 60_000 == 0 and ms >= 120_000:
+        return f"{ms // 60_000}min"
+    return f"{ms // 1000}s" if ms and ms % 1000 == 0 else f"{ms}ms" if ms else "0"
+
+
+def _size(n: int) -> str:
+    """Bytes as --max-slot-wal takes them: the largest 1024-based unit that divides them."""
+    for unit, size in (("TB", 1024 ** 4), ("GB", 1024 ** 3), ("MB", 1024 ** 2), ("kB", 1024)):
+        if n and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--dsn, --pg-version, --data-dir, --lock-timeout, --statement-timeout, resolved into ``settings``."""
 
     @click.option("--dsn", metavar="DSN", help="PostgreSQL to use (libpq string or URL). Default: $DATABASE_URL, else the embedded server.")
     @click.option("--pg-version", type=int, metavar="16|18", help="Embedded server major version (default 18, or $CHATSCHEMA_PG_VERSION).")
     @click.option("--data-dir", type=click.Path(file_okay=False), help="Embedded server data directory (default: per-user data dir, or $CHATSCHEMA_DATA_DIR).")
-    @click.option("--lock-timeout", metavar="DURATION", help="lock_timeout for statements that take strong locks (default 500ms, below deadlock_timeout). CONCURRENTLY builds use --concurrent-lock-timeout.")
-    @click.option("--statement-timeout", metavar="DURATION", help="statement_timeout for statements that take strong locks (default 60s). CONCURRENTLY builds use --concurrent-statement-timeout.")
+    @click.option("--lock-timeout", metavar="DURATION", help=f"lock_timeout for statements that take strong locks (default {_duration(_DEFAULT.lock_timeout_ms)}, below deadlock_timeout). CONCURRENTLY builds use --concurrent-lock-timeout.")
+    @click.option("--statement-timeout", metavar="DURATION", help=f"statement_timeout for statements that take strong locks (default {_duration(_DEFAULT.statement_timeout_ms)}). CONCURRENTLY builds use --concurrent-statement-timeout.")
     @functools.wraps(fn)
     def wrapper(*args: Any, dsn: str | None, pg_version: int | None, data_dir: str | None,
                 lock_timeout: str | None, statement_timeout: str | None, **kwargs: Any) -> Any:
@@ -73,24 +91,28 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The health gates every backfill batch waits on (chatschema.migrate.gates); 0 turns one off."""
     for option in reversed((
         click.option("--max-replica-lag", metavar="DURATION",
-                     help="Before each batch, wait until every standby replays less than this behind "
-                          "(default 10s, or $CHATSCHEMA_MAX_REPLICA_LAG; 0 = off)."),
+                     help="Before each batch and each CONCURRENTLY statement, wait until every standby replays less "
+                          f"than this behind (default {_duration(_DEFAULT.max_replica_lag_ms)}, or "
+                          "$CHATSCHEMA_MAX_REPLICA_LAG; 0 = off)."),
         click.option("--max-slot-wal", metavar="SIZE",
-                     help="Before each batch, wait until no replication slot retains more WAL than this (default 1GB, or "
+                     help="Before each batch and each CONCURRENTLY statement, wait until no replication slot retains "
+                          f"more WAL than this (default {_size(_DEFAULT.max_slot_wal_bytes)}, or "
                           "$CHATSCHEMA_MAX_SLOT_WAL; 0 = off)."),
         click.option("--vacuum-gate", metavar="wait|slow|off",
                      help="While a VACUUM works on the backfilled table: wait for it, or run half-size batches "
-                          "resting as long as each took (default wait, or $CHATSCHEMA_VACUUM_GATE)."),
+                          f"resting as long as each took (default {_DEFAULT.vacuum_gate}, or $CHATSCHEMA_VACUUM_GATE)."),
         click.option("--max-archive-backlog", metavar="N",
                      help="With archive_mode on, wait while more WAL segments than this wait to be archived "
-                          "(default 64, or $CHATSCHEMA_MAX_ARCHIVE_BACKLOG; 0 = off)."),
+                          f"(default {_DEFAULT.max_archive_backlog}, or $CHATSCHEMA_MAX_ARCHIVE_BACKLOG; 0 = off)."),
         click.option("--max-wal-rate", metavar="SIZE",
                      help="Rest after each batch to keep the WAL it wrote under this many bytes per second "
-                          "(e.g. 20MB; default 0 = off, or $CHATSCHEMA_MAX_WAL_RATE)."),
+                          f"(e.g. 20MB; default {_size(_DEFAULT.max_wal_rate_bytes)}"
+                          f"{' = off' * (_DEFAULT.max_wal_rate_bytes == 0)}, or $CHATSCHEMA_MAX_WAL_RATE)."),
         click.option("--backfill-target-time", metavar="DURATION",
                      help="Adapt the batch size to this batch duration: halved after a slower batch, grown by "
                           "half after one under half of it, within 1/16 and 8x --backfill-batch-size "
-                          "(default 1s, or $CHATSCHEMA_BACKFILL_TARGET_TIME; 0 = fixed size)."),
+                          f"(default {_duration(_DEFAULT.backfill_target_ms)}, or $CHATSCHEMA_BACKFILL_TARGET_TIME; "
+                          "0 = fixed size)."),
     )):
         fn = option(fn)
     return fn
@@ -101,16 +123,21 @@ def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @click.option("--concurrent-lock-timeout", metavar="DURATION",
                   help="lock_timeout for CONCURRENTLY builds and other statements that let reads and writes through "
-                       "(default 15min, or $CHATSCHEMA_CONCURRENT_LOCK_TIMEOUT).")
+                       f"(default {_duration(_DEFAULT.concurrent_lock_timeout_ms)}, or $CHATSCHEMA_CONCURRENT_LOCK_TIMEOUT).")
     @click.option("--concurrent-statement-timeout", metavar="DURATION",
-                  help="statement_timeout for those statements (default 0 = none: a cancelled build leaves an INVALID index).")
+                  help=f"statement_timeout for those statements (default "
+                       f"{_duration(_DEFAULT.concurrent_statement_timeout_ms)}"
+                       f"{' = none' * (_DEFAULT.concurrent_statement_timeout_ms == 0)}: a cancelled build leaves an INVALID index).")
     @click.option("--lock-retries", metavar="N",
-                  help="Times a revision rolled back by a lock timeout is retried (default 5, or $CHATSCHEMA_LOCK_RETRIES).")
+                  help=f"Times a revision rolled back by a lock timeout is retried (default {_DEFAULT.lock_retries}, or "
+                       "$CHATSCHEMA_LOCK_RETRIES).")
     @click.option("--retry-delay", metavar="DURATION",
-                  help="First wait before a retry, doubled each time up to 30s, with jitter (default 1s).")
+                  help=f"First wait before a retry, doubled each time up to {_duration(_DEFAULT.retry_max_delay_ms)}, "
+                       f"with jitter (default {_duration(_DEFAULT.retry_delay_ms)}).")
     @click.option("--backfill-batch-size", metavar="N",
-                  help=f"Conversations per committed backfill batch (default {Settings().backfill_batch_size}).")
-    @click.option("--backfill-pause", metavar="DURATION", help="Pause between backfill batches, to throttle it (default 0).")
+                  help=f"Conversations per committed backfill batch (default {_DEFAULT.backfill_batch_size}).")
+    @click.option("--backfill-pause", metavar="DURATION",
+                  help=f"Pause between backfill batches, to throttle it (default {_duration(_DEFAULT.backfill_pause_ms)}).")
     @gate_options
     @functools.wraps(fn)
     def wrapper(*args: Any, settings: Settings, concurrent_lock_timeout: str | None,
@@ -129,6 +156,11 @@ def policy_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def warn(message: str) -> None:
     err.print(f"warning: {redact(message)}", markup=False, soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """What the user should see while work runs and is not a warning (where a build's WAL goes)."""
+    err.print(redact(message), markup=False, soft_wrap=True)
 
 
 def progress_bar() -> Progress:

@@ -11,7 +11,7 @@ from rich.table import Table
 from .. import migrate, server
 from ..errors import BackfillStopped
 from ..settings import Settings
-from . import connection_options, main, out, policy_options, print_applied, warn
+from . import connection_options, main, note, out, policy_options, print_applied, warn
 from .backfill import gate_tracking, stop_between_batches, upgrade_bar
 
 
@@ -70,7 +70,7 @@ def upgrade(revision: str, dry_run: bool, settings: Settings) -> None:
         try:
             with stop_between_batches():
                 applied = migrate.upgrade(settings, revision, progress=progress, on_revision=print_applied,
-                                          on_warning=gate_tracking(bar, tasks, warn))
+                                          on_warning=gate_tracking(bar, tasks, warn), on_gate=note)
         except BackfillStopped as stopped:
             bar.stop()
             out.print(str(stopped), markup=False)
@@ -102,7 +102,7 @@ def downgrade(revision: str, dry_run: bool, settings: Settings) -> None:
     steps = migrate.pending(settings, revision, direction="downgrade")
     if steps:
         _print_policy(settings, steps, "downgrade")
-    applied = migrate.downgrade(settings, revision, on_revision=print_applied, on_warning=warn)
+    applied = migrate.downgrade(settings, revision, on_revision=print_applied, on_warning=warn, on_gate=note)
     if not applied:
         out.print(f"Already at {revision}; nothing to do.")
     else:

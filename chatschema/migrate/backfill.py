@@ -148,7 +148,7 @@ def _batches(
     poll_s = (gates.poll_ms if gates is not None else 1000) / 1000
 
     def waiting(on: Wait) -> None:
-        control.session_label(conn, spec.name, f"waiting on {on.gate}")
+        control.session_label(conn, spec.name, f"waiting on {control.GATE_WORDS.get(on.gate, on.gate)}")
 
     while True:
         control.check_stop(spec.name, done)
@@ -158,7 +158,7 @@ def _batches(
             size = gate.wait_until_clear(should_stop=control.stop_requested, on_wait=waiting)
             control.check_stop(spec.name, done)
             wal_before, started = gate.measure.wal_lsn(), time.monotonic()
-        control.session_label(conn, spec.name, f"batch after {done:,} rows")
+        control.session_label(conn, spec.name, "batch")
         with conn.transaction():
             if last_id is None:
                 rows = conn.execute(spec.lock_first, {"n": size}).fetchall()

@@ -43,6 +43,7 @@ __all__ = [
     "mark_run",
     "end_run",
     "session_label",
+    "GATE_WORDS",
     "APPLICATION_PREFIX",
 ]
 
@@ -109,6 +110,11 @@ def end_run(conn: psycopg.Connection, name: str) -> None:
     conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(_table()), (f"{name}/run",))
 
 
+# application_name keeps 63 bytes, and "chatschema backfill conversation_summaries: " takes 44 of them:
+# what the session does must say it in 19 (rows done are in the checkpoint, not in the label).
+GATE_WORDS = {"replica lag": "replicas"}
+
+
 def session_label(conn: psycopg.Connection, name: str, doing: str) -> None:
     """Show what the backfill does in its session's application_name (pg_stat_activity)."""
     conn.execute("SELECT set_config('application_name', %s, false)", (f"{APPLICATION_PREFIX}{name}: {doing}"[:63],))
@@ -139,7 +145,7 @@ class BackfillStatus:
     state: str  # "not started", "running", "waiting", "paused", "stopped", "finished"
     rows_done: int
     rows_total: int
-    doing: str | None  # the running session's own word: "batch", "waiting on replica lag: ...", "paused"
+    doing: str | None  # the running session's own word: "batch", "waiting on replicas", "paused"
     pid: int | None  # the running session
     paused_since: datetime | None
     rate_per_s: float | None

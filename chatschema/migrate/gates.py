@@ -49,6 +49,7 @@ __all__ = [
     "GatePolicy",
     "Gates",
     "Wait",
+    "BuildGate",
     "format_bytes",
     "WAITS",
     "CONTINUES",
@@ -184,6 +185,8 @@ class Gates:
     report: Warn | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    waits: str = WAITS  # how its reports begin: the work that waits
+    continues: str = CONTINUES
     waiting_on: Wait | None = None
     max_lag_seen_s: float = 0.0
     _samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=100_000))
@@ -247,7 +250,7 @@ class Gates:
             shown = tuple(w.gate for w in closed)
             if shown != reported:
                 if self.report:
-                    self.report(WAITS + "; ".join(w.detail for w in closed))
+                    self.report(self.waits + "; ".join(w.detail for w in closed))
                 if on_wait:
                     on_wait(closed[0])
                 reported = shown
@@ -255,7 +258,7 @@ class Gates:
                 return 0
             self.sleep(self.policy.poll_ms / 1000)
         if self.waiting_on is not None and self.report:
-            self.report(f"{CONTINUES}{self.waiting_on.gate} gate open again")
+            self.report(f"{self.continues}{self.waiting_on.gate} gate open again")
         self.waiting_on = None
         if self._slow_for_vacuum:
             return max(1, self.batch_size // 2)
@@ -286,3 +289,76 @@ class Gates:
                 self.batch_size = new
         if rest > 0:
             self.sleep(rest)
+
+
+# --- before a CONCURRENTLY statement ------------------------------------------------------------
+
+SETTLE_S = 0.05  # how often the first look at a build's standbys looks again
+
+
+@dataclass
+class BuildGate:
+    """Before each CONCURRENTLY statement of a run: name the standbys that will receive its WAL, with
+    their lag, and wait while one replays more than ``max_replica_lag_ms`` behind (or a slot retains
+    more than ``max_slot_wal_bytes``). A build writes the whole index into the WAL in one go, and once
+    started it cannot be paused between batches: the time to wait is before it starts.
+
+    One per run, so that the WAL clock (``Gates``) keeps its samples from one statement to the next.
+    A standby that is behind the primary at the first look and does not move is stalled (PostgreSQL's
+    replay_lag then keeps its last value): the gate looks again every ``SETTLE_S`` until the standby
+    moves past that position or the clock says it lags more than the limit, so a stalled standby is
+    caught before the build, and a streaming one costs a look or two."""
+
+    policy: GatePolicy
+    measure: Measure
+    report: Warn | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _gates: Gates | None = None
+
+    def _gate(self, what: str) -> Gates:
+        if self._gates is None:
+            only_replicas = GatePolicy(max_replica_lag_ms=self.policy.max_replica_lag_ms,
+                                       max_slot_wal_bytes=self.policy.max_slot_wal_bytes, vacuum_gate="off",
+                                       max_archive_backlog=0, max_wal_rate_bytes=0, target_batch_ms=0,
+                                       poll_ms=self.policy.poll_ms)
+            self._gates = Gates(only_replicas, self.measure, "", 0, report=self.report, sleep=self.sleep,
+                                clock=self.clock)
+        self._gates.waits, self._gates.continues = f"{what} waits: ", f"{what} continues: "
+        return self._gates
+
+    def before(self, what: str) -> None:
+        """Report where ``what``'s WAL goes, then wait until the replica gates are open."""
+        gates = self._gate(what)
+        position, started = self.measure.wal_lsn(), self.clock()
+        gates._samples.append((started, position))
+        replicas, slots = self.measure.replicas(), self.measure.slots()
+        if self.report and (replicas or slots):  # a server without standbys has nothing to name
+            self.report(f"{what}: " + describe_standbys(replicas, slots, position,
+                                                        [gates._lag_s(r, started) for r in replicas]))
+        if self.policy.max_replica_lag_ms <= 0 and self.policy.max_slot_wal_bytes <= 0:
+            return
+        limit_s = self.policy.max_replica_lag_ms / 1000
+        while self.policy.max_replica_lag_ms > 0:
+            behind = [r for r in self.measure.replicas() if r.replay_lsn is not None and r.replay_lsn < position]
+            if not behind or self.clock() - started > limit_s:
+                break
+            self.sleep(SETTLE_S)
+        gates.wait_until_clear()
+
+
+def describe_standbys(replicas: list[ReplicaLag], slots: list[SlotRetention], position: int,
+                      lags_s: list[float]) -> str:
+    """Which standbys will receive WAL written from ``position`` on, and how far behind each is now."""
+    if not replicas:
+        text = "no standby streams from this server now"
+    else:
+        named = [f"{r.name!r} (replays {lag:.1f}s behind, "
+                 f"{format_bytes(max(position - r.replay_lsn, 0)) if r.replay_lsn is not None else 'position unknown'}"
+                 f" not yet replayed)" for r, lag in zip(replicas, lags_s)]
+        text = f"its WAL goes to {len(replicas)} standby{'s' * (len(replicas) != 1)}: " + ", ".join(named)
+    idle = [s for s in slots if not s.active]
+    if idle:
+        text += "; inactive slots keep it too: " + ", ".join(
+            f"{s.slot_name!r} ({format_bytes(s.retained_bytes or 0)} retained)" for s in idle)
+    return text

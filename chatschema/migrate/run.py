@@ -29,6 +29,7 @@ from ..errors import BackfillStopped, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
 from . import failures, locks, preflight
+from .gates import BuildGate, DatabaseMeasure, GatePolicy
 from .chain import (
     DEFAULT_LOCATION,
     RevisionInfo,
@@ -91,7 +92,35 @@ class _RunState:
     timeouts_at: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _observer(state: _RunState, monitor: psycopg.Connection | None, ours: tuple[int, ...], warn: Warn | None) -> Any:
+class _BuildGates:
+    """The replica gates before each CONCURRENTLY statement (``gates.BuildGate``), on a connection of
+    their own opened at the first such statement, so a run without one opens nothing."""
+
+    def __init__(self, info: str, policy: GatePolicy, warn: Warn | None) -> None:
+        self.info, self.policy, self.warn = info, policy, warn
+        self.conn: psycopg.Connection | None = None
+        self.gate: BuildGate | None = None
+
+    def before(self, lock: locks.StatementLock) -> None:
+        if "concurrently" not in lock.kind:
+            return
+        what = f"{lock.kind.upper()} on {lock.locks[0].relation}" if lock.locks else lock.kind.upper()
+        try:
+            if self.gate is None:
+                self.conn = server.connect(self.info, autocommit=True)
+                self.gate = BuildGate(self.policy, DatabaseMeasure(self.conn), report=self.warn)
+            self.gate.before(what)
+        except psycopg.Error as exc:  # a gate that cannot read the standbys must not stop the build
+            if self.warn:
+                self.warn(f"could not read the standbys before {what}: {str(exc).strip().splitlines()[0]}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _observer(state: _RunState, monitor: psycopg.Connection | None, ours: tuple[int, ...], warn: Warn | None,
+              build_gates: _BuildGates) -> Any:
     def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if setting := locks.timeout_setting(statement):
             name, value = setting
@@ -101,9 +130,10 @@ def _observer(state: _RunState, monitor: psycopg.Connection | None, ours: tuple[
                 state.statement_timeout_ms = value
             return
         state.timeouts_at[statement] = (state.lock_timeout_ms, state.statement_timeout_ms)
+        lock = locks.classify(statement)
+        build_gates.before(lock)
         if monitor is None or warn is None:
             return
-        lock = locks.classify(statement)
         if lock.lock_class not in ("strong", "online") or not lock.locks or all(lk.new for lk in lock.locks):
             return
         try:
@@ -166,6 +196,7 @@ def _attempt(
     on_revision: Callable[[AppliedRevision], None] | None,
     warn: Warn | None,
     location: str,
+    on_gate: Warn | None = None,
 ) -> str:
     scripts = script_directory(location)
     # env.py sets the strong class's timeouts before the observer is attached.
@@ -206,10 +237,12 @@ def _attempt(
             state.warned = True
             for message in policy_warnings(settings, monitor):
                 warn(message)
+        build_gates = _BuildGates(info, GatePolicy.from_settings(settings), on_gate)
         try:
-            cfg.attributes["before_statement"] = _observer(state, monitor, ours, warn)
+            cfg.attributes["before_statement"] = _observer(state, monitor, ours, warn, build_gates)
             fn(cfg)
         finally:
+            build_gates.close()
             if monitor is not None:
                 monitor.close()
         return info
@@ -248,6 +281,7 @@ def _run(
     on_revision: Callable[[AppliedRevision], None] | None,
     on_warning: Warn | None,
     location: str,
+    on_gate: Warn | None = None,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
     if location == DEFAULT_LOCATION:
@@ -267,7 +301,7 @@ def _run(
         info = ""
         try:
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
-                            location=location)
+                            location=location, on_gate=on_gate)
             return state.applied
         except BackfillStopped:
             raise  # not a failure: the checkpoint is committed and a re-run continues
@@ -305,14 +339,17 @@ def upgrade(
     on_revision: Callable[[AppliedRevision], None] | None = None,
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
+    on_gate: Warn | None = None,
 ) -> list[AppliedRevision]:
     """Upgrade the database to ``revision``; returns the revisions applied, each with its duration.
 
     ``on_warning`` receives retries and the sessions that would block a strong lock or a
-    concurrent build; without it nobody is looked for before statements run.
+    concurrent build; without it nobody is looked for before statements run. ``on_gate`` hears, before
+    each CONCURRENTLY statement, the standbys that will receive its WAL and their lag, and why it waits
+    (``gates.BuildGate``; it waits whether or not anyone listens).
     """
     return _run(settings, revision, "upgrade", progress=progress, on_revision=on_revision,
-                on_warning=on_warning, location=location)
+                on_warning=on_warning, location=location, on_gate=on_gate)
 
 
 def downgrade(
@@ -322,7 +359,9 @@ def downgrade(
     on_revision: Callable[[AppliedRevision], None] | None = None,
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
+    on_gate: Warn | None = None,
 ) -> list[AppliedRevision]:
-    """Downgrade the database to ``revision`` ('base' removes everything chatschema created)."""
+    """Downgrade the database to ``revision`` ('base' removes everything chatschema created);
+    ``on_warning`` and ``on_gate`` as for ``upgrade``."""
     return _run(settings, revision, "downgrade", progress=None, on_revision=on_revision,
-                on_warning=on_warning, location=location)
+                on_warning=on_warning, location=location, on_gate=on_gate)
