@@ -55,7 +55,8 @@ def _plan_events(console: Console) -> Callable[[str, Any], None]:
               help="Measure with EXPLAIN ANALYZE (read queries only, READ ONLY). Default: on for the scratch database, "
                    "off for --dsn, where writes are never executed.")
 @click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
-              help="Data the scratch database is seeded with (a second one at a quarter of it measures growth).")
+              help="Data the scratch database is seeded with (a second one at a quarter of it measures growth); "
+                   "at least 40,000 messages, 10,000 with --no-growth (tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages (same shape as --scale).")
 @click.option("--growth/--no-growth", default=True, show_default=True,
               help="Measure buffer growth on a second, smaller scratch database.")
@@ -98,7 +99,8 @@ def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool |
 @click.option("--mode", type=click.Choice(["custom", "generic", "probe"]), default="custom", show_default=True,
               help="custom: the planner with the values; generic: a prepared statement's plan; probe: seq scans, bitmap scans and sorts off.")
 @click.option("--analyze/--no-analyze", default=None, help="Measure (default: on for the scratch database, off for --dsn).")
-@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large", help="Scratch database data.")
+@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
+              help="Scratch database data (at least 10,000 messages; tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages.")
 @connection_options
 def plans_show(name: str, case_name: str | None, mode: str, analyze: bool | None, scale: str, messages: int | None,
@@ -163,7 +165,8 @@ def plans_docs(output: str, check_only: bool) -> None:
 
 
 @main.command()
-@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large", help="Data to seed.")
+@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
+              help="Data to seed (at least 10,000 messages; tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages instead (same shape).")
 @click.option("--database", default="chatschema_demo", show_default=True,
               help="Name of the demo database (dropped and created again).")
@@ -215,7 +218,8 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
               markup=False)
     with progress_bar() as bar:
         report = pipeline.run(settings, variant="all", scale=scale, messages=messages, growth=False,
-                              database=database, scratch=True, progress=_plan_progress(bar), on_event=on_event)
+                              database=database, scratch=True, progress=_plan_progress(bar), on_event=on_event,
+                              command="demo")
     table = Table("operation", "today", "seed proposal", "optimized", "fewer",
                   title="Shared buffers per request (rows read), before and after", box=None, pad_edge=False)
     rows = buffers_table(report)
