@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..plans.report import Report
 from . import connection_options, err, main, out, print_applied, progress_bar
 
 
@@ -171,7 +174,7 @@ def plans_docs(output: str, check_only: bool) -> None:
 @click.option("--database", default="chatschema_demo", show_default=True,
               help="Name of the demo database (dropped and created again).")
 @connection_options
-def demo(scale: str, messages: int | None, database: str, settings: Settings) -> None:
+def demo(scale: str, messages: int | None, database: str, settings: Settings) -> Report:
     """The whole story in about a minute: today's schema fails its plan contracts, head passes.
 
     A new database (--database, dropped first) at today's schema (0001), seeded with
@@ -236,5 +239,6 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
               f"pass. Details: chatschema plans verify --variant all", markup=False, soft_wrap=True)
     if failing or report.schema_findings:
         sys.exit(1)
+    return report  # for a caller that invokes the command itself (click's standalone_mode=False): the tests
 
 
