@@ -14,7 +14,7 @@ table use it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
 from typing import Any
@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows, has_summaries, interesting_ids
 
-__all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor"]
+__all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor", "newest_days"]
 
 SEND_MESSAGE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://chatschema/plans/send")
 SEND_CONTENT = "Plan check: " + "the quick brown fox jumps over the lazy dog " * 5
@@ -119,12 +119,17 @@ def data_points(conn: psycopg.Connection) -> DataPoints:
         whale_cursor = deep_cursor(conn, "list_conversations", ids.heaviest_user_id, whale_middle)
         longest_cursor = deep_cursor(conn, "load_messages", ids.longest_conversation_id, longest_middle)
     until = _day_after(conn.execute(_NEWEST).fetchone()) or date.today() + timedelta(days=1)
-    per_user = _USER_NEWEST[has_summaries(conn)]
-    user_until = {user: day for user in (ids.heaviest_user_id, ids.typical_user_id)
-                  if (day := _day_after(conn.execute(per_user, {"user": user}).fetchone()))}
+    user_until = newest_days(conn, (ids.heaviest_user_id, ids.typical_user_id))
     table_rows = {name: float(n) for name, n in conn.execute(_TABLE_ROWS)}
     conn.rollback()
     return DataPoints(ids, whale_middle, longest_middle, whale_cursor, longest_cursor, until, table_rows, user_until)
+
+
+def newest_days(conn: psycopg.Connection, users: Iterable[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """The UTC day after each user's newest message, for the users that have any: where the user's
+    analytics window ends (``DataPoints.window``)."""
+    per_user = _USER_NEWEST[has_summaries(conn)]
+    return {user: day for user in users if (day := _day_after(conn.execute(per_user, {"user": user}).fetchone()))}
 
 
 def _day_after(row: Any) -> date | None:
