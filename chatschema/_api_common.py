@@ -297,7 +297,8 @@ def list_conversations(
 ) -> Call[ConversationSummary, ConversationPage]:
     """The user's conversations, newest activity first; ``cursor`` is a previous page's next_cursor.
 
-    A user with no conversations, or an id no user has, gets an empty page.
+    A user with no conversations, or an id no user has, gets an empty page. A conversation that gets a
+    message during a walk moves to the top: a walk that had not reached it skips it (see the API notes).
 
     Raises:
         InvalidInput: ``user_id`` is not a UUID, ``limit`` is outside 1..MAX_LIMIT, or ``cursor`` is
@@ -314,7 +315,8 @@ def load_messages(
 ) -> Call[_LoadRow, MessagePage]:
     """A conversation's messages, newest first; ``before`` is a previous page's next_cursor.
 
-    An empty conversation gives an empty page.
+    An empty conversation gives an empty page. Walking older pages returns each message once, also while
+    messages arrive: a new message sorts above every page of the walk.
 
     Raises:
         InvalidInput: an id is not a UUID, ``limit`` is outside 1..MAX_LIMIT, or ``before`` is

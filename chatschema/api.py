@@ -11,9 +11,14 @@ from the rows in one pass. ``api_async`` has the same functions for ``AsyncConne
   messages by ``(created_at, id)``, newest first. ``next_cursor`` is an opaque string (``None`` on
   the last page): pass it back unchanged to get the next (older) page. A cursor only works for the
   list it came from (same user, same conversation); anything else is rejected before any SQL.
-  Walking all pages returns each row once, also while messages arrive: new messages are newer than
-  every older page, and a conversation that gets new activity during a walk moves to the top (it
-  appears on the next first page).
+  While messages arrive, what a walk returns depends on the list. ``load_messages`` walking older
+  pages returns every message the conversation had when the walk began exactly once, in order: a
+  message's ``(created_at, id)`` never changes and a new message sorts above every existing one, so
+  it lands on a page newer than the walk, never inside it. ``list_conversations`` walks by
+  ``(last_activity_at, id)``, which every send moves: a conversation that gets a message during the
+  walk moves to the top; if the walk had not reached it yet, the rest of the walk skips it, and it
+  reappears at the top of the next fresh walk (from the first page). No conversation is returned
+  twice, and every conversation without a new message is returned once.
 - **Not found**: a conversation that does not exist and one that belongs to another user raise the
   same ``NotFound`` with the same message (``NOT_FOUND``). An empty conversation gives an empty page.
 - **Bad input** raises ``InvalidInput`` before any SQL runs, naming the argument: ids that are not

@@ -30,9 +30,9 @@ from psycopg.rows import class_row
 
 from . import server
 from .indexes import INDEXES
-from .migrations import BOOKKEEPING_TABLES
+from .migrations import BOOKKEEPING_TABLES, VERSION_TABLE
 from .settings import Settings
-from .views import VIEWS
+from .views import VIEWS, VIEWS_REVISION
 
 __all__ = [
     "HealthFinding",
@@ -41,6 +41,8 @@ __all__ = [
     "unknown_indexes",
     "duplicate_indexes",
     "stale_views",
+    "missing_views",
+    "MissingViews",
     "refresh_key_problems",
     "diagnose",
     "Checkup",
@@ -51,7 +53,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class HealthFinding:
-    kind: str  # invalid-index | unused-index | duplicate-index | stale-view
+    kind: str  # invalid-index | unused-index | duplicate-index | stale-view | missing-view
     name: str
     message: str
     hint: str
@@ -252,6 +254,56 @@ def stale_views(conn: psycopg.Connection) -> list[HealthFinding]:
     return out
 
 
+@dataclass(frozen=True)
+class MissingViews:
+    """The analytics views that do not exist, and the database's revision (None when none is recorded)."""
+
+    views: tuple[str, ...]
+    revision: str | None
+
+    @property
+    def dropped(self) -> bool:
+        """At or past VIEWS_REVISION the views were made and are gone: debris, not a database still behind."""
+        # Revisions are zero-padded numbers ("0006" < "0007"), so their order is the string order.
+        return self.revision is not None and self.revision >= VIEWS_REVISION
+
+    def __str__(self) -> str:
+        names = " and ".join(self.views)
+        at = f"the database is at {self.revision}" if self.revision else "the database has no revision recorded"
+        return f"views missing: {names} {'come' if len(self.views) > 1 else 'comes'} with revision {VIEWS_REVISION}; {at}"
+
+
+def _revision(conn: psycopg.Connection) -> str | None:
+    # Read directly, not through the migration runner: doctor stays one READ ONLY transaction.
+    if conn.execute("SELECT to_regclass(%s)", (VERSION_TABLE,)).fetchone()[0] is None:  # type: ignore[index]
+        return None
+    rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(VERSION_TABLE))).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def missing_views(conn: psycopg.Connection) -> MissingViews:
+    """VIEWS that are not materialized views of the schema, with the revision that would make them."""
+    present = {name for (name,) in conn.execute(
+        "SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")}
+    return MissingViews(tuple(v.name for v in VIEWS if v.name not in present), _revision(conn))
+
+
+def _missing_findings(missing: MissingViews) -> list[HealthFinding]:
+    if not missing.dropped:
+        return []
+    return [HealthFinding(
+        "missing-view", name,
+        f"{name} does not exist, but the database is at {missing.revision}: revision {VIEWS_REVISION} made it "
+        f"and it was dropped since",
+        f"chatschema downgrade {_before_views()} && chatschema upgrade (revision {VIEWS_REVISION} makes the views "
+        f"again; its downgrade drops only views)",
+    ) for name in missing.views]
+
+
+def _before_views() -> str:
+    return f"{int(VIEWS_REVISION) - 1:04d}"
+
+
 _VIEW_UNIQUE = """
 SELECT c.relname, i.indisvalid, i.indpred IS NOT NULL, i.indexprs IS NOT NULL,
        array(SELECT a.attname::text FROM unnest(i.indkey[:i.indnkeyatts - 1]) WITH ORDINALITY k(n, pos)
@@ -306,7 +358,8 @@ def _diagnose(conn: psycopg.Connection) -> list[HealthFinding]:
             f"{ix.name} on {ix.table} is INVALID ({format_size(ix.bytes)}; left by a failed or cancelled build): {ix.definition}",
             f"DROP INDEX CONCURRENTLY {ix.name}; then re-run `chatschema upgrade` (it rebuilds its own indexes)",
         ))
-    return findings + unknown_indexes(conn) + duplicate_indexes(conn) + stale_views(conn)
+    return (findings + unknown_indexes(conn) + duplicate_indexes(conn) + stale_views(conn)
+            + _missing_findings(missing_views(conn)))
 
 
 def diagnose(settings: Settings) -> list[HealthFinding]:
@@ -322,6 +375,7 @@ class Checkup:
     database: str
     findings: tuple[HealthFinding, ...]
     building: tuple[InvalidIndex, ...]
+    missing: MissingViews  # not yet made (a database before VIEWS_REVISION) or dropped (then also a finding)
 
 
 def checkup(settings: Settings) -> Checkup:
@@ -332,6 +386,6 @@ def checkup(settings: Settings) -> Checkup:
         conn.execute("SET TRANSACTION READ ONLY")
         try:
             building = tuple(ix for ix in invalid_indexes(conn) if ix.building_pid is not None)
-            return Checkup(server.describe_target(info), tuple(_diagnose(conn)), building)
+            return Checkup(server.describe_target(info), tuple(_diagnose(conn)), building, missing_views(conn))
         finally:
             conn.rollback()

@@ -6,6 +6,8 @@ import re
 
 __all__ = [
     "redact",
+    "QUOTED_QUERY_CHARS",
+    "quote_query",
     "ChatSchemaError",
     "ConfigError",
     "UnknownQuery",
@@ -88,6 +90,21 @@ def redact(text: str) -> str:
     text = _URI_PASSWORD.sub(lambda m: f"{m['keep']}***@", text)
     text = _QUERY_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
     return _KV_PASSWORD.sub(lambda m: f"{m['keep']}***", text)
+
+
+QUOTED_QUERY_CHARS = 160
+"""How much of another session's query a message quotes: enough to recognise it, short enough for one line."""
+TRUNCATED = "… (truncated)"
+
+
+def quote_query(query: str) -> str:
+    """Another session's query as a message quotes it: whitespace runs made one space, cut at
+    QUOTED_QUERY_CHARS with a visible TRUNCATED marker so nobody pastes half a statement as whole.
+
+    The text is pg_stat_activity's: the statement as sent, with ``$1``-style placeholders where the
+    client bound parameters; their values are never looked up (pg_stat_activity does not hold them)."""
+    flat = re.sub(r"\s+", " ", query)
+    return flat if len(flat) <= QUOTED_QUERY_CHARS else flat[:QUOTED_QUERY_CHARS] + TRUNCATED
 
 
 class BackfillStopped(ChatSchemaError):

@@ -20,7 +20,7 @@ from . import server
 from .errors import MigrationFailed
 from .settings import Settings
 
-__all__ = ["MaterializedView", "VIEWS", "RefreshResult", "refresh_views", "refresh"]
+__all__ = ["MaterializedView", "VIEWS", "VIEWS_REVISION", "RefreshResult", "refresh_views", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ VIEWS: tuple[MaterializedView, ...] = (
         serves="service-wide daily totals (analytics)",
     ),
 )
+
+
+VIEWS_REVISION = "0007"
+"""The revision that creates VIEWS (migrations/versions/0007_analytics_views.py): before it they are not missing,
+only not there yet."""
 
 
 @dataclass(frozen=True)

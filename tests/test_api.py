@@ -160,6 +160,31 @@ def test_a_message_walk_while_messages_arrive_returns_each_older_message_once(co
     assert [m.id for m in api.load_messages(conn, owner, conv, limit=len(new)).items] == new[::-1]
 
 
+def test_the_api_notes_say_what_a_walk_with_a_send_in_the_middle_returns(conn, data):
+    """What docs/queries.md states, walked: the list walk skips the conversation that got a message before
+    the walk reached it, returns every other one once, and the next fresh walk has it at the top; the
+    message walk returns every message the conversation had at the start, once, in order."""
+    notes = " ".join((api.__doc__ or "").split())
+    assert "Walking all pages returns each row once, also while messages arrive" not in notes
+    assert ("a conversation that gets a message during the walk moves to the top; if the walk had not reached it "
+            "yet, the rest of the walk skips it, and it reappears at the top of the next fresh walk") in notes
+    user = data[1].ties_user
+    before = truth_conversations(conn, user)
+    ahead = before[len(before) // 2]  # on a page the walk has not reached after its first
+
+    def send(seen: list[uuid.UUID]) -> None:
+        if len(seen) == 5:
+            api.send_message(conn, user, ahead, "user", "during the walk")
+
+    walked = walk_conversations(conn, user, 5, between=send)
+    assert ahead not in walked and walked == [c for c in before if c != ahead]
+    assert walk_conversations(conn, user, 5) == [ahead] + walked  # the next fresh walk
+    owner, conv = data[1].ties
+    messages = truth_messages(conn, conv)
+    walked = walk_messages(conn, owner, conv, 5, between=lambda seen: api.send_message(conn, owner, conv, "user", "x"))
+    assert walked == messages  # each once, in order; the new ones sort above the walk
+
+
 # --- ownership: not found, foreign, empty ---------------------------------------------------------------
 
 

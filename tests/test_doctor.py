@@ -94,3 +94,37 @@ def test_a_view_never_populated_is_stale(healthy):
     result = doctor(healthy)
     assert result.exit_code == 1
     assert "✗ stale-view: daily_message_totals was never populated" in result.output
+
+
+# --- a database without the analytics views ----------------------------------------------------------
+
+
+def test_before_the_views_revision_doctor_says_they_are_missing_and_where_they_come(new_database):
+    settings = new_database("doctor_0006")
+    migrate.upgrade(settings, "0006")
+    result = doctor(settings)
+    assert result.exit_code == 0, result.output  # not debris: the database is behind, not broken
+    assert "views are fresh" not in result.output
+    assert result.output.strip().endswith(
+        ": no invalid, unused or duplicate indexes; views missing: user_daily_messages and daily_message_totals "
+        "come with revision 0007; the database is at 0006 (`chatschema upgrade` makes them)")
+    # the twin: the revision that makes them makes doctor's line true
+    migrate.upgrade(settings, "0007")
+    assert doctor(settings).output.strip().endswith("; views are fresh")
+
+
+def test_views_dropped_at_head_are_a_finding_with_a_fix_that_works(healthy):
+    head = migrate.script_directory().get_current_head()
+    with psycopg.connect(healthy.dsn, autocommit=True) as conn:
+        conn.execute("DROP MATERIALIZED VIEW daily_message_totals")
+    result = doctor(healthy)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0] == (f"✗ missing-view: daily_message_totals does not exist, but the database is at {head}: "
+                        "revision 0007 made it and it was dropped since")
+    assert lines[1] == ("    fix: chatschema downgrade 0006 && chatschema upgrade (revision 0007 makes the views "
+                        "again; its downgrade drops only views)")
+    assert "user_daily_messages" not in result.output  # the view still there is not named
+    for command in (["downgrade", "0006"], ["upgrade"]):
+        assert CliRunner().invoke(main, [*command, "--dsn", healthy.dsn]).exit_code == 0
+    assert doctor(healthy).output.strip().endswith("; views are fresh")

@@ -149,7 +149,7 @@ def test_views_refresh_behind_a_reader_names_the_view_and_the_reader(new_databas
 def test_demo_without_createdb_is_one_line(pg_server, plain_role):
     params = pg_conninfo.conninfo_to_dict(pg_server.admin)
     params["user"] = plain_role
-    line = one_error_line(run("demo", "--scale", "tiny", "--dsn", pg_conninfo.make_conninfo(**params)))
+    line = one_error_line(run("demo", "--messages", "10000", "--dsn", pg_conninfo.make_conninfo(**params)))
     assert "permission denied to create database" in line and "CREATEDB" in line
 
 
@@ -206,7 +206,7 @@ def test_a_database_chatschema_did_not_make_is_never_dropped(pg_server, new_data
     with psycopg.connect(app.dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE precious (id int)")
     name = pg_conninfo.conninfo_to_dict(app.dsn)["dbname"]
-    line = one_error_line(run("demo", "--scale", "tiny", "--database", name, "--dsn", pg_server.admin))
+    line = one_error_line(run("demo", "--messages", "10000", "--database", name, "--dsn", pg_server.admin))
     assert line == (f"Error: database {name} exists and chatschema did not make it (it lacks the scratch mark "
                     "chatschema puts on its scratch databases), so it is not dropped; choose another name "
                     "(--database) or drop it yourself")

@@ -19,7 +19,7 @@ import psycopg
 
 from .. import queries as catalog
 from ..errors import UnknownQuery
-from ..plans.params import deep_cursor
+from ..plans.params import deep_cursor, newest_days
 from ..progress import Progress
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
 from ..seed import InterestingRows
@@ -65,6 +65,12 @@ class Points:
     load_pages: tuple[int, ...]
     since: date
     until: date
+    user_until: dict[uuid.UUID, date] = field(default_factory=dict)  # per user: the day after its newest message
+
+    def days(self, user: uuid.UUID | None = None) -> dict[str, date]:
+        """The analytics window: the RANGE_DAYS days up to the user's newest message (of all, without one)."""
+        until = self.user_until.get(user, self.until) if user else self.until
+        return {"since": until - timedelta(days=RANGE_DAYS), "until": until}
 
 
 def _pages(rows: int) -> tuple[int, ...]:
@@ -80,7 +86,7 @@ def find_points(conn: psycopg.Connection, ids: InterestingRows) -> Points:
     newest = conn.execute("SELECT max(created_at) FROM messages").fetchone()
     until = (newest[0].astimezone(timezone.utc).date() if newest and newest[0] else date.today()) + timedelta(days=1)
     return Points(ids, _pages(ids.heaviest_user_conversations), _pages(ids.longest_conversation_messages),
-                  until - timedelta(days=RANGE_DAYS), until)
+                  until - timedelta(days=RANGE_DAYS), until, newest_days(conn, (ids.heaviest_user_id, ids.typical_user_id)))
 
 
 def find_cursors(conn: psycopg.Connection, points: Points) -> Cursors:
@@ -117,8 +123,9 @@ def _subjects(points: Points) -> list[tuple[str, str, bool, dict[str, Any]]]:
         ("list_conversations", "typical user", False, {"user_id": ids.typical_user_id}),
         ("load_messages", "longest conversation", True, longest),
         ("conversation_view", "longest conversation", False, longest),
-        ("user_daily_counts", "heaviest user", False, {"user_id": ids.heaviest_user_id, **days}),
-        ("user_daily_counts", "typical user", False, {"user_id": ids.typical_user_id, **days}),
+        ("user_daily_counts", "heaviest user", False, {"user_id": ids.heaviest_user_id,
+                                                       **points.days(ids.heaviest_user_id)}),
+        ("user_daily_counts", "typical user", False, {"user_id": ids.typical_user_id, **points.days(ids.typical_user_id)}),
         ("daily_totals", f"last {RANGE_DAYS} days", False, dict(days)),
     ]
     if typical:

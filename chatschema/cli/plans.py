@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..plans.report import Report
 from . import connection_options, err, main, out, print_applied, progress_bar
 
 
@@ -55,7 +58,8 @@ def _plan_events(console: Console) -> Callable[[str, Any], None]:
               help="Measure with EXPLAIN ANALYZE (read queries only, READ ONLY). Default: on for the scratch database, "
                    "off for --dsn, where writes are never executed.")
 @click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
-              help="Data the scratch database is seeded with (a second one at a quarter of it measures growth).")
+              help="Data the scratch database is seeded with (a second one at a quarter of it measures growth); "
+                   "at least 40,000 messages, 10,000 with --no-growth (tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages (same shape as --scale).")
 @click.option("--growth/--no-growth", default=True, show_default=True,
               help="Measure buffer growth on a second, smaller scratch database.")
@@ -98,7 +102,8 @@ def plans_verify(variant: str, query_name: str | None, fmt: str, analyze: bool |
 @click.option("--mode", type=click.Choice(["custom", "generic", "probe"]), default="custom", show_default=True,
               help="custom: the planner with the values; generic: a prepared statement's plan; probe: seq scans, bitmap scans and sorts off.")
 @click.option("--analyze/--no-analyze", default=None, help="Measure (default: on for the scratch database, off for --dsn).")
-@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large", help="Scratch database data.")
+@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
+              help="Scratch database data (at least 10,000 messages; tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages.")
 @connection_options
 def plans_show(name: str, case_name: str | None, mode: str, analyze: bool | None, scale: str, messages: int | None,
@@ -163,12 +168,13 @@ def plans_docs(output: str, check_only: bool) -> None:
 
 
 @main.command()
-@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large", help="Data to seed.")
+@click.option("--scale", default="ci", show_default=True, metavar="tiny|ci|bench|large",
+              help="Data to seed (at least 10,000 messages; tiny's 5,000 are refused).")
 @click.option("--messages", type=int, metavar="N", help="Seed exactly N messages instead (same shape).")
 @click.option("--database", default="chatschema_demo", show_default=True,
               help="Name of the demo database (dropped and created again).")
 @connection_options
-def demo(scale: str, messages: int | None, database: str, settings: Settings) -> None:
+def demo(scale: str, messages: int | None, database: str, settings: Settings) -> Report:
     """The whole story in about a minute: today's schema fails its plan contracts, head passes.
 
     A new database (--database, dropped first) at today's schema (0001), seeded with
@@ -215,7 +221,8 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
               markup=False)
     with progress_bar() as bar:
         report = pipeline.run(settings, variant="all", scale=scale, messages=messages, growth=False,
-                              database=database, scratch=True, progress=_plan_progress(bar), on_event=on_event)
+                              database=database, scratch=True, progress=_plan_progress(bar), on_event=on_event,
+                              command="demo")
     table = Table("operation", "today", "seed proposal", "optimized", "fewer",
                   title="Shared buffers per request (rows read), before and after", box=None, pad_edge=False)
     rows = buffers_table(report)
@@ -232,5 +239,6 @@ def demo(scale: str, messages: int | None, database: str, settings: Settings) ->
               f"pass. Details: chatschema plans verify --variant all", markup=False, soft_wrap=True)
     if failing or report.schema_findings:
         sys.exit(1)
+    return report  # for a caller that invokes the command itself (click's standalone_mode=False): the tests
 
 

@@ -50,12 +50,13 @@ def check_(known_extras: str | None, settings: Settings) -> None:
 @main.command()
 @connection_options
 def doctor(settings: Settings) -> None:
-    """Exit 1 if the database has INVALID, unused or duplicate indexes, or stale views.
+    """Exit 1 if the database has INVALID, unused or duplicate indexes, stale or dropped views.
 
     Unused means no query chatschema knows needs it: not in chatschema/indexes.py, not
     backing a constraint, not a view's refresh key. Stale means never populated, or a
     UTC day or more behind the newest message (PostgreSQL keeps no refresh time).
-    Read-only: it changes nothing.
+    Views missing before the revision that makes them are named, not a finding;
+    missing at or after it (dropped) they are. Read-only: it changes nothing.
 
     \b
     Example:
@@ -71,7 +72,9 @@ def doctor(settings: Settings) -> None:
         out.print(f"    fix: {f.hint}", markup=False, soft_wrap=True)
     if found.findings:
         sys.exit(1)
-    out.print(f"✓ {found.database}: no invalid, unused or duplicate indexes; views are fresh", markup=False)
+    views = (f"{found.missing} (`chatschema upgrade` makes them)" if found.missing.views
+             else "views are fresh")
+    out.print(f"✓ {found.database}: no invalid, unused or duplicate indexes; {views}", markup=False, soft_wrap=True)
 
 
 @main.group()

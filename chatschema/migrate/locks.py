@@ -26,6 +26,7 @@ import psycopg
 import sqlparse
 from psycopg.rows import dict_row
 
+from ..errors import quote_query
 from ..migrations import BOOKKEEPING_TABLES
 
 __all__ = [
@@ -335,11 +336,12 @@ class Blocker:
 
 
 # Sessions holding a lock on the relation; which of them conflict is decided in Python with the
-# matrix above, so the query stays one a DBA can paste into psql.
+# matrix above, so the query stays one a DBA can paste into psql. 161 characters: one more than
+# a message quotes, so quote_query knows when the text was cut.
 _HOLDERS = """
 SELECT l.pid, l.mode, coalesce(a.state, '?') AS state,
        coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)), 0)::float8 AS age,
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 161) AS query
   FROM pg_locks l
   JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'relation' AND l.relation = %(rel)s::regclass AND l.granted
@@ -352,7 +354,7 @@ SELECT l.pid, l.mode, coalesce(a.state, '?') AS state,
 _SNAPSHOTS = """
 SELECT a.pid, coalesce(a.state, '?') AS state,
        coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8 AS age,
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 161) AS query
   FROM pg_stat_activity a
  WHERE a.datname = current_database() AND a.xact_start IS NOT NULL
    AND a.backend_type = 'client backend'
@@ -385,7 +387,7 @@ def blockers(
     found: dict[int, Blocker] = {}
     for row in rows:
         if conflicts(lock.mode, row["mode"]) and row["age"] >= min_age_s and row["pid"] not in found:
-            found[row["pid"]] = Blocker(row["pid"], row["state"], int(row["age"] + 0.5), row["query"], row["mode"])
+            found[row["pid"]] = Blocker(row["pid"], row["state"], int(row["age"] + 0.5), quote_query(row["query"]), row["mode"])
     return list(found.values())
 
 
@@ -393,4 +395,4 @@ def old_snapshots(conn: psycopg.Connection, *, ours: tuple[int, ...] = (), min_a
     """Transactions a concurrent index build would wait for (open at least ``min_age_s``), oldest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(_SNAPSHOTS, {"ours": [conn.info.backend_pid, *ours], "min_age": min_age_s}).fetchall()
-    return [Blocker(row["pid"], row["state"], int(row["age"] + 0.5), row["query"]) for row in rows]
+    return [Blocker(row["pid"], row["state"], int(row["age"] + 0.5), quote_query(row["query"])) for row in rows]

@@ -47,10 +47,15 @@ def resolve(source: str, data: DataPoints) -> Any:
     return value
 
 
+# Sources that name rows with nothing under them: a case bound to one is meant to return nothing.
+EMPTY_SOURCES = frozenset({"idle user", "empty conversation", "owner of empty conversation"})
+
+
 def file_cases(query: FileQuery, data: DataPoints) -> list[Case]:
     """The file's cases with values from ``data``, the first the primary one."""
     try:
-        return [Case(name, tuple((p, resolve(src, data)) for p, src in recipe), primary=(i == 0))
+        return [Case(name, tuple((p, resolve(src, data)) for p, src in recipe), primary=(i == 0),
+                     expects_rows=not any(src in EMPTY_SOURCES for _, src in recipe))
                 for i, (name, recipe) in enumerate(query.recipes)]
     except ConfigError as exc:
         where = query.location.display if query.location else query.name

@@ -3,25 +3,29 @@
 Each operation runs with the heaviest user (most conversations), a typical user (the median), a
 user with nothing, the longest conversation, a typical one and an empty one, and a deep page: the
 cursor of the row in the middle of the heaviest user's list and of the longest conversation (an
-OFFSET of the same depth for the variants that page with OFFSET). The first case of an operation is
-its primary case: the capability probe, growth and the demo's table use it.
+OFFSET of the same depth for the variants that page with OFFSET). An analytics case reads the 30
+days up to its own subject's newest message (the user's; of all messages for the totals), so it
+has data to read; the cases meant to be empty (the idle user, the empty conversation) say so
+(``Case.expects_rows``), and any other case that returns nothing is the finding case-without-rows.
+The first case of an operation is its primary case: the capability probe, growth and the demo's
+table use it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta, timezone
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
-from ..seed import InterestingRows, interesting_ids
+from ..seed import InterestingRows, has_summaries, interesting_ids
 
-__all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor"]
+__all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor", "newest_days"]
 
 SEND_MESSAGE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://chatschema/plans/send")
 SEND_CONTENT = "Plan check: " + "the quick brown fox jumps over the lazy dog " * 5
@@ -35,6 +39,7 @@ class Case:
     name: str
     values: tuple[tuple[str, Any], ...]
     primary: bool = False
+    expects_rows: bool = True  # False for the cases meant to be empty (an idle user, an empty conversation)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -50,12 +55,19 @@ class DataPoints:
     longest_middle: int  # OFFSET of the middle of the longest conversation
     whale_cursor: tuple[Any, uuid.UUID] | None  # (last_activity_at, id) at that depth; None before head
     longest_cursor: tuple[Any, uuid.UUID] | None  # (created_at, id) at that depth
-    until: date  # analytics: the day after the newest message of the longest conversation
+    until: date  # analytics: the day after the newest message of all
     table_rows: Mapping[str, float]
+    user_until: Mapping[uuid.UUID, date] = field(default_factory=dict)  # the day after each user's newest message
 
     @property
     def since(self) -> date:
         return self.until - timedelta(days=RANGE_DAYS)
+
+    def window(self, user_id: uuid.UUID | None = None) -> dict[str, date]:
+        """``since``/``until``: the RANGE_DAYS days up to the user's newest message (of all messages without a
+        user, or for a user with none), so an analytics case reads days that have data."""
+        until = self.user_until.get(user_id, self.until) if user_id else self.until
+        return {"since": until - timedelta(days=RANGE_DAYS), "until": until}
 
 
 # The cursor the API hands out after ``depth`` rows of a list: the (sort key, id) of row ``depth``.
@@ -78,7 +90,14 @@ def deep_cursor(conn: psycopg.Connection, operation: str, owner: uuid.UUID, dept
     with conn.cursor(row_factory=dict_row) as cur:
         found = cur.execute(_DEEP_CURSORS[operation], {"owner": owner, "depth": depth}).fetchone()
     return (found["at"], found["id"]) if found else None
-_NEWEST = "SELECT max(created_at) FROM messages WHERE conversation_id = %(conversation)s"
+# A window ending at the longest conversation's newest message held no message of the heaviest user
+# in some data: each window ends at its own subject's newest message instead.
+_NEWEST = "SELECT max(created_at) FROM messages"
+_USER_NEWEST = {  # from the summary column when the schema has it (0003 on), else from the messages
+    True: "SELECT max(last_activity_at) FROM conversations WHERE user_id = %(user)s AND message_count > 0",
+    False: "SELECT max(m.created_at) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+           "WHERE c.user_id = %(user)s",
+}
 _TABLE_ROWS = """
 SELECT c.relname, greatest(c.reltuples, 0) FROM pg_class c
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'm')
@@ -99,11 +118,23 @@ def data_points(conn: psycopg.Connection) -> DataPoints:
     if row and row[0]:
         whale_cursor = deep_cursor(conn, "list_conversations", ids.heaviest_user_id, whale_middle)
         longest_cursor = deep_cursor(conn, "load_messages", ids.longest_conversation_id, longest_middle)
-    newest = conn.execute(_NEWEST, {"conversation": ids.longest_conversation_id}).fetchone()
-    until = (newest[0].date() if newest and newest[0] else date.today()) + timedelta(days=1)
+    until = _day_after(conn.execute(_NEWEST).fetchone()) or date.today() + timedelta(days=1)
+    user_until = newest_days(conn, (ids.heaviest_user_id, ids.typical_user_id))
     table_rows = {name: float(n) for name, n in conn.execute(_TABLE_ROWS)}
     conn.rollback()
-    return DataPoints(ids, whale_middle, longest_middle, whale_cursor, longest_cursor, until, table_rows)
+    return DataPoints(ids, whale_middle, longest_middle, whale_cursor, longest_cursor, until, table_rows, user_until)
+
+
+def newest_days(conn: psycopg.Connection, users: Iterable[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """The UTC day after each user's newest message, for the users that have any: where the user's
+    analytics window ends (``DataPoints.window``)."""
+    per_user = _USER_NEWEST[has_summaries(conn)]
+    return {user: day for user in users if (day := _day_after(conn.execute(per_user, {"user": user}).fetchone()))}
+
+
+def _day_after(row: Any) -> date | None:
+    # Days are cut in UTC, as the analytics queries cut them.
+    return row[0].astimezone(timezone.utc).date() + timedelta(days=1) if row and row[0] else None
 
 
 def _page_limit(query: Query) -> int:
@@ -115,11 +146,9 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
     """The parameter cases of ``query``'s operation, with values for exactly its parameters."""
     ids = data.ids
     first = {"before_at": FIRST_PAGE_AT, "before_id": FIRST_PAGE_ID, "offset": 0, "limit": _page_limit(query)}
-    common = {
-        "message_id": SEND_MESSAGE_ID, "role": "user", "content": SEND_CONTENT,
-        "since": data.since, "until": data.until,
-    }
+    common = {"message_id": SEND_MESSAGE_ID, "role": "user", "content": SEND_CONTENT, **data.window()}
     raw: list[tuple[str, dict[str, Any]]] = []
+    empty: set[str] = set()  # the cases meant to return nothing
     op = query.operation
     if op == "list_conversations":
         deep = {**first, "offset": data.whale_middle}
@@ -132,6 +161,7 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
         ]
         if ids.idle_user_id:
             raw.append(("user with no conversations", {**first, "user_id": ids.idle_user_id}))
+            empty.add("user with no conversations")
     elif op in ("load_messages", "conversation_view"):
         longest = {"conversation_id": ids.longest_conversation_id, "user_id": ids.longest_conversation_user_id}
         raw = [("longest conversation" + (", first page" if op == "load_messages" else ""), {**first, **longest})]
@@ -144,6 +174,7 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
             raw.append(("typical conversation", {**first, "conversation_id": ids.typical_conversation_id,
                                                  "user_id": ids.typical_conversation_user_id}))
         if ids.empty_conversation_id:
+            empty.add("empty conversation")
             raw.append(("empty conversation", {**first, "conversation_id": ids.empty_conversation_id,
                                                "user_id": ids.empty_conversation_user_id}))
     elif op == "send_message":
@@ -153,10 +184,11 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
             raw.append(("into a typical conversation", {"conversation_id": ids.typical_conversation_id,
                                                         "user_id": ids.typical_conversation_user_id}))
     elif op == "user_daily_counts":
-        raw = [("heaviest user, 30 days", {"user_id": ids.heaviest_user_id}),
-               ("typical user, 30 days", {"user_id": ids.typical_user_id})]
+        raw = [("heaviest user, 30 days", {"user_id": ids.heaviest_user_id, **data.window(ids.heaviest_user_id)}),
+               ("typical user, 30 days", {"user_id": ids.typical_user_id, **data.window(ids.typical_user_id)})]
         if ids.idle_user_id:
             raw.append(("user with no conversations, 30 days", {"user_id": ids.idle_user_id}))
+            empty.add("user with no conversations, 30 days")
     elif op == "daily_totals":
         raw = [("last 30 days", {})]
     else:  # pragma: no cover - the catalog's operations are all above
@@ -165,5 +197,6 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
     cases = []
     for i, (name, values) in enumerate(raw):
         merged = {**common, **values}
-        cases.append(Case(name, tuple((p, merged[p]) for p in wanted), primary=(i == 0)))
+        cases.append(Case(name, tuple((p, merged[p]) for p in wanted), primary=(i == 0),
+                          expects_rows=name not in empty))
     return cases

@@ -18,6 +18,7 @@ from ..progress import Event, Progress
 from ..queries import Query, all_queries, by_name
 from ..queries.files import load_dir
 from ..seed import SCALES, SeedReport, seed_database
+from ..seed.scales import check_plan_scale
 from ..settings import Settings
 from .explain import MODES, PINNED, SCRATCH_COSTS, STATS_TARGET, Explainer, recorded_settings
 from .report import Report, Shown
@@ -134,13 +135,15 @@ def run(
     progress: Progress | None = None,
     on_event: Event | None = None,
     queries_dir: str | None = None,
+    command: str = "plans verify",
 ) -> Report:
     """Verify the catalog's plans on scratch databases, or on the database of ``settings.dsn`` as it is.
 
     ``scratch`` (default: when no --dsn is given) seeds new databases named ``database`` (and
     ``database``_small for growth) on the server, dropping them first; the demo passes it with --dsn.
     ``queries_dir`` verifies an app team's query files instead of the catalog (``queries.files``);
-    the schema's every-index-named check is the catalog's and is left out then.
+    the schema's every-index-named check is the catalog's and is left out then. ``command`` names the
+    command in the refusal of a scale too small to verify (``seed.scales.check_plan_scale``).
     """
     if queries_dir and query:
         raise ConfigError("--query picks a catalog query; --queries DIR verifies every file of DIR")
@@ -150,6 +153,7 @@ def run(
     contracts = {} if queries_dir else {q.name: q.contract for q in all_queries() if q.variant == "optimized"}
     if settings.dsn and not scratch:
         return _run_dsn(settings, queries, analyze=bool(analyze), contracts=contracts, progress=progress)
+    check_plan_scale(scale, messages, command=command, divisor=GROWTH_DIVISOR if growth else 1)
     if analyze is False:
         raise ConfigError("--no-analyze applies to --dsn servers; the scratch database is always measured")
     emit = on_event or (lambda kind, payload: None)
@@ -261,8 +265,7 @@ def show(
         results, _ = verify_database(info, queries, analyze=bool(analyze), scratch=False, modes=(mode,),
                                      statement_timeout_ms=_timeout(settings, 30_000))
     else:
-        if scale not in SCALES:
-            raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
+        check_plan_scale(scale, messages, command="plans show")
         results, _, info = scratch_run(scratch_db.fresh(settings, database), queries, scale=scale, messages=messages,
                                        modes=(mode,), stability=False, statement_timeout_ms=_timeout(settings, 60_000),
                                        progress=progress, on_event=on_event)

@@ -197,13 +197,23 @@ def pruned(plan: Plan, marks: dict[tuple[int, ...], list[str]], indent: str = ""
     return lines
 
 
+def covered(result: QueryResult) -> str:
+    """'rows per case: heaviest user, first page 21; ...': what each case's parameters selected (custom plans,
+    measured); empty when nothing was measured."""
+    parts = [f"{c.case} {count(c.rows_returned)}" + ("" if c.expects_rows else " (meant to be empty)")
+             for c in result.checks if c.mode == "custom" and c.rows_returned is not None]
+    return f"rows per case: {'; '.join(parts)}" if parts else ""
+
+
 def query_text(result: QueryResult) -> list[str]:
-    """One query: a line if it passes; its findings, hints and the offending part of its plans if not."""
+    """One query: a line if it passes, with the rows each case covered; its findings, hints and the
+    offending part of its plans if not."""
     if result.error:
         return [f"{FAIL} {result.name}  could not run: {result.error}"]
+    rows = [f"    {covered(result)}"] if covered(result) else []
     if result.passed:
-        return [f"{PASS} {result.name}  {_headline(result)}"]
-    lines = [f"{FAIL} {result.name}  {_headline(result)}"]
+        return [f"{PASS} {result.name}  {_headline(result)}", *rows]
+    lines = [f"{FAIL} {result.name}  {_headline(result)}", *rows]
     groups = _grouped(result.findings)
     for first, rest in groups:
         where = f" [{first.where}]" if first.where else ""
@@ -283,7 +293,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
 def _check_dict(c: CheckResult) -> dict[str, Any]:
     return {"case": c.case, "mode": c.mode, "primary": c.primary, "rows_read": c.rows_read,
             "rows_estimated": c.rows_estimated, "buffers": c.buffers, "rows_returned": c.rows_returned,
-            "plan": c.fingerprint, "findings": len(c.findings)}
+            "expects_rows": c.expects_rows, "plan": c.fingerprint, "findings": len(c.findings)}
 
 
 def _contract_dict(c: Contract) -> dict[str, Any]:

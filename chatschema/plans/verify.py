@@ -54,6 +54,7 @@ class CheckResult:
     rows_estimated: bool
     buffers: int | None
     rows_returned: float | None
+    expects_rows: bool = True  # False for a case meant to be empty
 
     @property
     def fingerprint(self) -> str:
@@ -108,6 +109,7 @@ def _subject(query: Query, contract: Contract, case: Case, mode: str, plans: tup
     return PlanSubject(
         query=query.name, operation=query.operation, contract=contract, plans=plans, mode=mode,
         case=case.name, round_trips=query.round_trips, writes=query.writes, table_rows=data.table_rows,
+        expects_rows=case.expects_rows,
     )
 
 
@@ -134,7 +136,7 @@ def verify_query(explainer: Explainer, query: Query, data: DataPoints, modes: Se
                     found += _query_rules(subject)
                 total, estimated, _ = subject.rows_read()
                 checks.append(CheckResult(case.name, mode, case.primary, plans, tuple(found), total, estimated,
-                                          total_buffers(plans), subject.rows_returned))
+                                          total_buffers(plans), subject.rows_returned, case.expects_rows))
                 findings.extend(found)
     except ExplainFailed as exc:
         return QueryResult(query, contract, tuple(checks), ordered(findings), error=str(exc))

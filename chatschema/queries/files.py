@@ -60,7 +60,7 @@ SOURCES: dict[str, str] = {
     "deep message cursor id": "id of that message",
     "deep message offset": "the OFFSET of that message",
     "range start": "30 days before range end",
-    "range end": "the day after the longest conversation's newest message",
+    "range end": "the day after the newest message",
 }
 """Where a parameter's value comes from, by name, and what it is."""
 

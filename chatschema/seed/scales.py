@@ -26,6 +26,8 @@ __all__ = [
     "MIN_MESSAGES",
     "MAX_SEED",
     "resolve_scale",
+    "PLAN_MIN_MESSAGES",
+    "check_plan_scale",
     "check_seed",
     "plan_params",
 ]
@@ -90,6 +92,30 @@ def resolve_scale(scale: str, messages: int | None) -> Scale:
     if isinstance(messages, bool) or not isinstance(messages, int) or not MIN_MESSAGES <= messages <= MAX_MESSAGES:
         raise ConfigError(f"--messages: expected a whole number from {MIN_MESSAGES} to {MAX_MESSAGES}, got {messages!r}")
     return chosen.resized(messages)
+
+
+PLAN_MIN_MESSAGES = 10_000
+"""The fewest messages a database seeded to verify plans may hold. Below it every table is a few pages
+and the planner rightly reads the whale's conversations with a bitmap or a sequential scan, a plan
+production never gets: measured with the tiny shape, list_conversations.optimized reads 54-65 rows
+against 44 at 5,000 and 6,000 messages and passes from 7,500; 10,000 leaves a margin."""
+
+
+def check_plan_scale(scale: str, messages: int | None, *, command: str, divisor: int = 1) -> Scale:
+    """The scale ``command`` seeds, refused before anything runs when a database it seeds (the main one,
+    and for ``divisor`` > 1 the growth database holding 1/divisor of it) would have fewer than
+    PLAN_MIN_MESSAGES messages: such a run would fail contracts that hold in production, or pass by chance."""
+    chosen = resolve_scale(scale, messages)
+    needed = PLAN_MIN_MESSAGES * divisor
+    if chosen.messages >= needed:
+        return chosen
+    given = f"--messages {messages} is" if messages is not None else f"--scale {scale} seeds {chosen.messages:,} messages,"
+    growth = f" ({PLAN_MIN_MESSAGES:,} in the growth database, which holds 1/{divisor})" if divisor > 1 else ""
+    raise ConfigError(
+        f"{given} too few for {command}: it needs at least {needed:,} messages{growth}; below "
+        f"{PLAN_MIN_MESSAGES:,} the tables are a few pages and the planner rightly picks scans production never "
+        f"gets. Use --scale ci, or --messages {needed} or more"
+    )
 
 
 def check_seed(seed: int) -> None:

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ class Spec:
     versions: tuple[int, ...] = (15, 16, 18)
     small: bool = False  # plan on the small database (growth)
     settings: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()  # parameter values in place of the case's
 
 
 ALL_PLAN_RULES = ("index-not-used", "index-cond-columns", "aggregate-whole-table", "rows-read-bound", "buffers-bound",
@@ -120,6 +122,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("send_today", "send_message.today", fails=("round-trips",),
          passes=("rows-read-bound", "buffers-bound", "seq-scan-on-hot-table", "index-not-used")),
     Spec("daily_totals_optimized", "daily_totals.optimized", passes=ALL_PLAN_RULES),
+    Spec("user_daily_heaviest", "user_daily_counts.optimized", passes=(*ALL_PLAN_RULES, "case-without-rows")),
+    # A 30-day window before the data begins: the case selects nothing, and every bound holds by construction.
+    Spec("user_daily_empty_window", "user_daily_counts.optimized",
+         values=(("since", date(2000, 1, 1)), ("until", date(2000, 1, 31))),
+         fails=("case-without-rows",), passes=ALL_PLAN_RULES),
     Spec("daily_totals_optimized_probe", "daily_totals.optimized", mode="probe", analyze=False,
          passes=ALL_PLAN_RULES),
     Spec("daily_totals_without_index_probe", "daily_totals.optimized", mode="probe", analyze=False,
@@ -156,7 +163,7 @@ def _contract_json(contract: Contract) -> dict[str, Any]:
 
 def _explain(info: str, spec: Spec, query: Query, data: Any) -> tuple[list[Any], dict[str, Any]]:
     cases = cases_for(catalog.by_name(spec.query)[0], data)
-    values = {**cases[spec.case].params}
+    values = {**cases[spec.case].params, **dict(spec.values)}
     if spec.sql is not None:
         values = {k: v for k, v in {**values, "since": data.since}.items() if k in query.all_params}
     from chatschema.plans.verify import connect
@@ -193,13 +200,16 @@ def _prepare(settings: Settings, name: str, messages: int) -> tuple[Settings, st
     return db, info
 
 
-def capture(settings: Settings) -> list[Path]:
+def capture(settings: Settings, only: str | None = None) -> list[Path]:
     version = server.server_version(server.conninfo(settings if settings.dsn else settings.with_database("postgres")))
     out_dir = CASES / f"pg{version}"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for small in (False, True):
-        specs = [s for s in SPECS if s.small == small and version in s.versions]
+        specs = [s for s in SPECS if s.small == small and version in s.versions
+                 and (only is None or re.search(only, s.name))]
+        if not specs:
+            continue
         name = f"capture_plans{'_small' if small else ''}"
         db, info = _prepare(settings, name, SMALL_MESSAGES if small else MESSAGES)
         for at_head in (False, True):
@@ -242,9 +252,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg-version", type=int, default=18)
     parser.add_argument("--dsn")
+    parser.add_argument("--only", metavar="REGEX", help="capture only the fixtures whose name matches")
     args = parser.parse_args()
     settings = Settings(dsn=args.dsn) if args.dsn else Settings(pg_version=args.pg_version)
-    for path in capture(settings):
+    for path in capture(settings, args.only):
         print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 

@@ -3,7 +3,7 @@
 The main database is the one ``chatschema demo`` makes: seeded at 0001 with 50,000 messages, today's
 and the seed plan's queries verified, upgraded to head, the optimized queries verified. The demo's
 test reads the demo's output; the validator's tests read its results (recorded from
-``pipeline.scratch_run``, which the demo calls once) and plan on its database. A second database,
+the report the demo command returns) and plan on its database. A second database,
 a quarter of it, answers how the buffers grow with the data.
 """
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-import pytest
 from click.testing import CliRunner, Result
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -41,6 +40,7 @@ class SeededPlans:
 
 def build(admin: str, new_database: Any) -> SeededPlans:
     """Run the demo into a new database, recording what it verified; then the growth database."""
+    from chatschema import server
     from chatschema.cli import main
     from chatschema.plans import pipeline, select_queries
     from chatschema.plans.verify import check_growth
@@ -51,20 +51,12 @@ def build(admin: str, new_database: Any) -> SeededPlans:
     from chatschema import scratch
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(scratch.MARK)))
-    recorded: list[tuple[Any, Any, str]] = []
-    scratch_run = pipeline.scratch_run
-
-    def recording(*args: Any, **kwargs: Any) -> tuple[Any, Any, str]:
-        out = scratch_run(*args, **kwargs)
-        recorded.append(out)
-        return out
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "scratch_run", recording)
-        demo = CliRunner().invoke(main, ["demo", "--dsn", admin, "--messages", str(MESSAGES), "--database", name],
-                                  catch_exceptions=False)
-    assert len(recorded) == 1, f"the demo did not verify one database through pipeline.scratch_run:\n{demo.output}"
-    [(results, seed, info)] = recorded
+    # standalone_mode=False: the demo hands back the report of what it verified (click returns it).
+    demo = CliRunner().invoke(main, ["demo", "--dsn", admin, "--messages", str(MESSAGES), "--database", name],
+                              catch_exceptions=False, standalone_mode=False)
+    report = demo.return_value
+    assert demo.exit_code == 0 and report is not None, f"the demo did not pass:\n{demo.output}"
+    results, [seed], info = report.results, report.seeds, server.conninfo(settings)
     small, small_seed, small_info = pipeline.scratch_run(
         new_database("plans_small"), select_queries("all"), messages=SMALL_MESSAGES, modes=("custom",),
         stability=False)

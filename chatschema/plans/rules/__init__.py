@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _MODULES = (  # also the order findings are shown in: the most telling first
+    "case_without_rows",  # an empty answer makes every other verdict of the case empty too
     "index_not_used",
     "index_cond_columns",
     "router_query",
@@ -71,6 +72,7 @@ class PlanSubject:
     round_trips: int = 1
     writes: bool = False
     table_rows: Mapping[str, float] = field(default_factory=dict)
+    expects_rows: bool = True  # False for a case meant to be empty (an idle user, an empty conversation)
 
     @property
     def title(self) -> str:
