@@ -56,7 +56,8 @@ def _render(settings: Settings) -> dict[str, Catalog]:
     with scratch.scratch_database(settings, f"chatschema_reference_{os.getpid()}") as made:
         info = server.conninfo(made)
         for rev in history(DEFAULT_LOCATION):
-            upgrade(made, rev.revision)
+            # only compared, never given chat content: the server's default encoding does not matter here
+            upgrade(made, rev.revision, require_utf8=False)
             with server.connect(info) as conn:
                 found[rev.revision] = read_catalog(conn)
     return found

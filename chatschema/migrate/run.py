@@ -255,9 +255,10 @@ def _run(
     on_warning: Warn | None,
     location: str,
     below_stamp: bool = False,
+    require_utf8: bool = True,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
-    if direction == "upgrade":
+    if direction == "upgrade" and require_utf8:
         encoding.require_utf8(server.conninfo(settings), "upgrade")  # before the guard, which may record
     if location == DEFAULT_LOCATION:
         from .adopt import guard  # adopting needs the runner (it renders each revision's schema)
@@ -317,14 +318,17 @@ def upgrade(
     on_revision: Callable[[AppliedRevision], None] | None = None,
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
+    require_utf8: bool = True,
 ) -> list[AppliedRevision]:
     """Upgrade the database to ``revision``; returns the revisions applied, each with its duration.
 
     ``on_warning`` receives retries and the sessions that would block a strong lock or a
-    concurrent build; without it nobody is looked for before statements run.
+    concurrent build; without it nobody is looked for before statements run. A database that is
+    not UTF8 is refused (``chatschema.migrate.encoding``) unless ``require_utf8`` is False, for a
+    scratch schema that only gets compared.
     """
     return _run(settings, revision, "upgrade", progress=progress, on_revision=on_revision,
-                on_warning=on_warning, location=location)
+                on_warning=on_warning, location=location, require_utf8=require_utf8)
 
 
 def downgrade(
