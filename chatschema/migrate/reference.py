@@ -59,7 +59,8 @@ def _render(settings: Settings, wanted: Sequence[str]) -> dict[str, Catalog]:
     with scratch.scratch_database(settings, f"chatschema_reference_{os.getpid()}") as made:
         info = server.conninfo(made)
         for rev in wanted:
-            upgrade(made, rev)
+            # only compared, never given chat content: the server's default encoding does not matter here
+            upgrade(made, rev, require_utf8=False)
             with server.connect(info) as conn:
                 found[rev] = read_catalog(conn)
     return found

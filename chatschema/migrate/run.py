@@ -28,7 +28,7 @@ from .. import server
 from ..errors import BackfillStopped, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
-from . import failures, locks, preflight
+from . import encoding, failures, locks, preflight, stamped
 from .gates import BuildGate, DatabaseMeasure, GatePolicy
 from .chain import (
     DEFAULT_LOCATION,
@@ -90,6 +90,8 @@ class _RunState:
     applied: list[AppliedRevision] = field(default_factory=list)
     warned: bool = False
     timeouts_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+    below_stamp: bool = False  # a downgrade may undo the revision the database was stamped at
+    crossed_stamp: str | None = None
 
 
 class _BuildGates:
@@ -209,6 +211,10 @@ def _attempt(
             failures.refuse_wrong_direction(state.last_revision, state.target, state.direction, location)
             if state.direction == "upgrade":
                 _preflight(info, settings, steps(state.last_revision, state.target, location)[1], location)
+            else:
+                with server.connect(info, autocommit=True) as raw:
+                    state.crossed_stamp = stamped.crossed(raw, state.last_revision, state.target,
+                                                          below_stamp=state.below_stamp, location=location)
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
@@ -282,8 +288,12 @@ def _run(
     on_warning: Warn | None,
     location: str,
     on_gate: Warn | None = None,
+    below_stamp: bool = False,
+    require_utf8: bool = True,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
+    if direction == "upgrade" and require_utf8:
+        encoding.require_utf8(server.conninfo(settings), "upgrade")  # before the guard, which may record
     if location == DEFAULT_LOCATION:
         from .adopt import guard  # adopting needs the runner (it renders each revision's schema)
 
@@ -293,7 +303,7 @@ def _run(
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
 
     state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000,
-                      direction=direction, target=target)
+                      direction=direction, target=target, below_stamp=below_stamp)
     rng = random.Random()
     first_try = time.monotonic()
     attempt = 0
@@ -302,6 +312,9 @@ def _run(
         try:
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
                             location=location, on_gate=on_gate)
+            if state.crossed_stamp:
+                with server.connect(info, autocommit=True) as raw:
+                    stamped.forget(raw)
             return state.applied
         except BackfillStopped:
             raise  # not a failure: the checkpoint is committed and a re-run continues
@@ -340,16 +353,19 @@ def upgrade(
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
     on_gate: Warn | None = None,
+    require_utf8: bool = True,
 ) -> list[AppliedRevision]:
     """Upgrade the database to ``revision``; returns the revisions applied, each with its duration.
 
     ``on_warning`` receives retries and the sessions that would block a strong lock or a
     concurrent build; without it nobody is looked for before statements run. ``on_gate`` hears, before
     each CONCURRENTLY statement, the standbys that will receive its WAL and their lag, and why it waits
-    (``gates.BuildGate``; it waits whether or not anyone listens).
+    (``gates.BuildGate``; it waits whether or not anyone listens). A database that is not UTF8 is
+    refused (``chatschema.migrate.encoding``) unless ``require_utf8`` is False, for a scratch schema
+    that only gets compared.
     """
     return _run(settings, revision, "upgrade", progress=progress, on_revision=on_revision,
-                on_warning=on_warning, location=location, on_gate=on_gate)
+                on_warning=on_warning, location=location, on_gate=on_gate, require_utf8=require_utf8)
 
 
 def downgrade(
@@ -360,8 +376,13 @@ def downgrade(
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
     on_gate: Warn | None = None,
+    below_stamp: bool = False,
 ) -> list[AppliedRevision]:
     """Downgrade the database to ``revision`` ('base' removes everything chatschema created);
-    ``on_warning`` and ``on_gate`` as for ``upgrade``."""
+    ``on_warning`` and ``on_gate`` as for ``upgrade``.
+
+    Below the revision a database was stamped at (adopted) only with ``below_stamp``: those
+    revisions' downgrades would drop what chatschema did not create.
+    """
     return _run(settings, revision, "downgrade", progress=None, on_revision=on_revision,
-                on_warning=on_warning, location=location, on_gate=on_gate)
+                on_warning=on_warning, location=location, on_gate=on_gate, below_stamp=below_stamp)

@@ -4,6 +4,22 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
+-- Running downgrade 0008 -> 0007
+
+ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite;
+
+ALTER TABLE conversations
+            DROP CONSTRAINT IF EXISTS ck_conversations_last_activity_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_updated_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_created_at_finite;
+
+UPDATE chatschema_version SET version_num='0007' WHERE chatschema_version.version_num = '0008';
+
+COMMIT;
+
+BEGIN;
+
 -- Running downgrade 0007 -> 0006
 
 DROP MATERIALIZED VIEW IF EXISTS daily_message_totals;
