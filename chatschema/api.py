@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from . import _api_common as shared
+from . import _api_resume as resume
 from ._api_common import (
     Call,
     ConversationPage,
@@ -94,7 +95,9 @@ def _run(conn: psycopg.Connection[Any], call: Call[Any, Result]) -> Result:
     # An explicit row factory: the caller's connection may be configured with dict_row or another.
     with conn.cursor(row_factory=call.rows) as cur:
         cur.execute(call.sql, call.params)
-        return call.build(cur.fetchall())
+        rows = cur.fetchall()
+    after = call.then(rows) if call.then else None
+    return call.build(rows) if after is None else _run(conn, after)
 
 
 # Each function: its signature, and the shared call run on this module's connection type.
@@ -125,15 +128,16 @@ def conversation_view(
     return _run(conn, shared.conversation_view(user_id, conversation_id))
 
 
-@doc_from(shared.send_message)
+@doc_from(resume.send_message)
 def send_message(
     conn: psycopg.Connection[Any],
     user_id: uuid.UUID | str,
     conversation_id: uuid.UUID | str,
     role: str,
     content: str,
+    message_id: uuid.UUID | str | None = None,
 ) -> SentMessage:
-    return _run(conn, shared.send_message(user_id, conversation_id, role, content))
+    return _run(conn, resume.send_message(user_id, conversation_id, role, content, message_id))
 
 
 @doc_from(shared.user_daily_counts)

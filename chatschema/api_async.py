@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from . import _api_common as shared
+from . import _api_resume as resume
 from ._api_common import (
     Call,
     ConversationPage,
@@ -39,7 +40,9 @@ Result = TypeVar("Result")
 async def _run(conn: psycopg.AsyncConnection[Any], call: Call[Any, Result]) -> Result:
     async with conn.cursor(row_factory=call.rows) as cur:
         await cur.execute(call.sql, call.params)
-        return call.build(await cur.fetchall())
+        rows = await cur.fetchall()
+    after = call.then(rows) if call.then else None
+    return call.build(rows) if after is None else await _run(conn, after)
 
 
 @doc_from(shared.list_conversations)
@@ -67,15 +70,16 @@ async def conversation_view(
     return await _run(conn, shared.conversation_view(user_id, conversation_id))
 
 
-@doc_from(shared.send_message)
+@doc_from(resume.send_message)
 async def send_message(
     conn: psycopg.AsyncConnection[Any],
     user_id: uuid.UUID | str,
     conversation_id: uuid.UUID | str,
     role: str,
     content: str,
+    message_id: uuid.UUID | str | None = None,
 ) -> SentMessage:
-    return await _run(conn, shared.send_message(user_id, conversation_id, role, content))
+    return await _run(conn, resume.send_message(user_id, conversation_id, role, content, message_id))
 
 
 @doc_from(shared.user_daily_counts)

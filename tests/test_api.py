@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -388,7 +389,15 @@ def test_the_callers_row_factory_does_not_matter(data):
 def _reversed_columns(sql: str) -> str:
     """The statement with its result columns in reverse order: the outermost SELECT list (from the
     first line starting SELECT to the first line starting FROM) or, for a data-modifying statement,
-    its final RETURNING list."""
+    its final RETURNING list; for a WITH statement, every SELECT list of its main query (each branch
+    of a UNION)."""
+    if sql.lstrip().startswith("WITH ") and "\n)\nSELECT " in sql:
+        cut = sql.rindex("\n)\n") + 3
+
+        def reverse(match: re.Match[str]) -> str:
+            return "SELECT " + ", ".join(reversed([i.strip() for i in match.group(1).split(",")])) + "\nFROM "
+
+        return sql[:cut] + re.sub(r"^SELECT (.*?)\nFROM ", reverse, sql[cut:], flags=re.M | re.S)
     head, returning, columns = sql.rpartition("RETURNING ")
     if head and "\n" not in columns.strip():
         return f"{head}{returning}{', '.join(reversed(columns.strip().split(', ')))}\n"
