@@ -26,6 +26,7 @@ from psycopg.rows import BaseRowFactory, class_row
 
 from . import queries as catalog
 from ._api_input import (
+    CATCH_UP_CURSOR,
     LIST_CURSOR,
     MAX_CONTENT_CHARS,
     MAX_LIMIT,
@@ -122,6 +123,7 @@ class MessagePage:
     items: tuple[MessageItem, ...]
     has_more: bool
     next_cursor: str | None  # pass as load_messages(before=...) for the next older page
+    newest_cursor: str | None = None  # pass as catch_up(after=...) for what arrives later; None when empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +264,9 @@ def _message_page(
     page = tuple(items[:n])
     more = len(items) > n
     cursor = encode_cursor(MESSAGE_CURSOR, page[-1].created_at, page[-1].id, scope) if more else None
+    newest = encode_cursor(CATCH_UP_CURSOR, page[0].created_at, page[0].id, scope) if page else None
     return MessagePage(conversation_id=conversation_id, message_count=message_count, items=page, has_more=more,
-                       next_cursor=cursor)
+                       next_cursor=cursor, newest_cursor=newest)
 
 
 def _loaded(rows: list[_LoadRow], n: int, scope: Sequence[uuid.UUID]) -> MessagePage:

@@ -38,13 +38,14 @@ from the rows in one pass. ``api_async`` has the same functions for ``AsyncConne
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import psycopg
 
 from . import _api_common as shared
 from . import _api_resume as resume
+from ._api_resume import CatchUpPage, ChangesPage
 from ._api_common import (
     Call,
     ConversationPage,
@@ -69,12 +70,16 @@ __all__ = [
     "MessagePage",
     "ConversationView",
     "SentMessage",
+    "CatchUpPage",
+    "ChangesPage",
     "UserDailyCount",
     "DailyTotal",
     "list_conversations",
     "load_messages",
     "conversation_view",
     "send_message",
+    "catch_up",
+    "changed_conversations",
     "user_daily_counts",
     "daily_totals",
 ]
@@ -138,6 +143,24 @@ def send_message(
     message_id: uuid.UUID | str | None = None,
 ) -> SentMessage:
     return _run(conn, resume.send_message(user_id, conversation_id, role, content, message_id))
+
+
+@doc_from(resume.catch_up)
+def catch_up(
+    conn: psycopg.Connection[Any],
+    user_id: uuid.UUID | str,
+    conversation_id: uuid.UUID | str,
+    after: str | None = None,
+    limit: int = 50,
+) -> CatchUpPage:
+    return _run(conn, resume.catch_up(user_id, conversation_id, after, limit))
+
+
+@doc_from(resume.changed_conversations)
+def changed_conversations(
+    conn: psycopg.Connection[Any], user_id: uuid.UUID | str, since: datetime | str, limit: int = 50
+) -> ChangesPage:
+    return _run(conn, resume.changed_conversations(user_id, since, limit))
 
 
 @doc_from(shared.user_daily_counts)

@@ -58,6 +58,9 @@ EXPECTED = {
     "conversation_view.today": {"round-trips", "sort-above-page"},
     "conversation_view.seed_proposal": {"sort-above-page", "rows-read-bound"},
     "send_message.today": {"round-trips"},
+    "catch_up.today": {"rows-read-bound", "buffers-bound", "sort-above-page", "no-index-can-serve", "buffer-growth"},
+    "changed_conversations.today": {"rows-read-bound", "buffers-bound", "seq-scan-on-hot-table", "sort-above-page",
+                                    "buffer-growth"},
     "user_daily_counts.today": {"rows-read-bound", "buffers-bound"},
     "daily_totals.today": {"rows-read-bound", "seq-scan-on-hot-table", "no-index-can-serve"},
 }

@@ -55,9 +55,18 @@ def _assignments(path: str) -> dict[str, int]:
 
 
 def _catalog_modules() -> list[object]:
-    from . import analytics, conversation_view, list_conversations, load_messages, send_message
+    from . import (
+        analytics,
+        catch_up,
+        changed_conversations,
+        conversation_view,
+        list_conversations,
+        load_messages,
+        send_message,
+    )
 
-    return [list_conversations, load_messages, conversation_view, send_message, analytics]
+    return [list_conversations, load_messages, conversation_view, send_message, catch_up, changed_conversations,
+            analytics]
 
 
 def locate(query: Query) -> Location | None:

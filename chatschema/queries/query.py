@@ -22,6 +22,8 @@ OPERATIONS = (
     "load_messages",
     "conversation_view",
     "send_message",
+    "catch_up",
+    "changed_conversations",
     "user_daily_counts",
     "daily_totals",
 )
