@@ -562,7 +562,7 @@ def test_prepared_generic_plans_return_the_same_rows_and_keep_their_indexes(data
         assert summary_mismatches(prepared) == 0
         used = dict(prepared.execute("SELECT statement, generic_plans FROM pg_prepared_statements").fetchall())
         for query in catalog.all_queries():
-            if query.variant == "optimized":
+            if query.variant == "optimized" and not query.cursor:  # a cursor's DECLARE is never prepared
                 assert used.get(catalog.positional_sql(query.sql)[0], 0) >= 6, query.name
         prepared.rollback()
 

@@ -123,6 +123,7 @@ def _subjects(points: Points) -> list[tuple[str, str, bool, dict[str, Any]]]:
         # A client catching up on the longest conversation from its start (today's naive version reads
         # and sorts all of it for every page), and the heaviest user's sidebar with every conversation changed.
         ("catch_up", "longest conversation", False, {**longest, "after_at": START_AT, "after_id": START_ID}),
+        ("export_messages", "longest conversation", False, longest),
         ("changed_conversations", "heaviest user", False,
          {"user_id": ids.heaviest_user_id, "since": "-infinity", "after_at": "-infinity", "after_id": FIRST_PAGE_ID}),
     ]

@@ -73,7 +73,10 @@ def _operation(operation: str) -> list[str]:
     variants = catalog.by_name(operation)
     pair = _api_pair(operation)
     lines = [f"### `{operation}`", ""]
-    if pair is None:
+    if pair is None and any(q.cursor for q in variants):
+        lines += ["Run by `chatschema.export.export_messages` (and `chatschema export`) through a server-side "
+                  "cursor, a batch per round trip, in one REPEATABLE READ READ ONLY transaction.", ""]
+    elif pair is None:
         lines += ["Not in the data-access API: the catalog holds it for comparison only.", ""]
     else:
         sync, async_ = pair

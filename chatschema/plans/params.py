@@ -180,6 +180,12 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
                ("heaviest user, nothing changed", {**quiet, "user_id": ids.heaviest_user_id}),
                ("typical user, since the start", {**changed, "after_at": "-infinity", "since": "-infinity",
                                                   "user_id": ids.typical_user_id})]
+    elif op == "export_messages":
+        raw = [("longest conversation", {"conversation_id": ids.longest_conversation_id,
+                                          "user_id": ids.longest_conversation_user_id})]
+        if ids.typical_conversation_id:
+            raw.append(("typical conversation", {"conversation_id": ids.typical_conversation_id,
+                                                 "user_id": ids.typical_conversation_user_id}))
     elif op == "user_daily_counts":
         raw = [("heaviest user, 30 days", {"user_id": ids.heaviest_user_id}),
                ("typical user, 30 days", {"user_id": ids.typical_user_id})]

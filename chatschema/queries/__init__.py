@@ -39,6 +39,7 @@ from . import (
     catch_up,
     changed_conversations,
     conversation_view,
+    export_messages,
     list_conversations,
     load_messages,
     send_message,
@@ -78,6 +79,7 @@ _QUERIES: tuple[Query, ...] = (
     *send_message.QUERIES,
     *catch_up.QUERIES,
     *changed_conversations.QUERIES,
+    *export_messages.QUERIES,
     *analytics.QUERIES,
 )
 _BY_KEY = {(q.operation, q.variant): q for q in _QUERIES}

@@ -60,13 +60,14 @@ def _catalog_modules() -> list[object]:
         catch_up,
         changed_conversations,
         conversation_view,
+        export_messages,
         list_conversations,
         load_messages,
         send_message,
     )
 
     return [list_conversations, load_messages, conversation_view, send_message, catch_up, changed_conversations,
-            analytics]
+            export_messages, analytics]
 
 
 def locate(query: Query) -> Location | None:
