@@ -8,7 +8,8 @@ results for equal data. The docstring of each function here is the public functi
 gives it to both (it describes the whole call, the ``NotFound`` raised when the rows are built
 included).
 
-Arguments and cursors are checked by ``_api_input``; the constants are documented where the API
+The calls of a client coming back (a retried send, catch-up, the sidebar's changes) are in
+``_api_resume``, built the same way. Arguments and cursors are checked by ``_api_input``; the constants are documented where the API
 exports them (``api``).
 """
 
@@ -25,6 +26,7 @@ from psycopg.rows import BaseRowFactory, class_row
 
 from . import queries as catalog
 from ._api_input import (
+    CATCH_UP_CURSOR,
     LIST_CURSOR,
     MAX_CONTENT_CHARS,
     MAX_LIMIT,
@@ -54,10 +56,10 @@ __all__ = [
     "DailyTotal",
     "Call",
     "doc_from",
+    "not_found",
     "list_conversations",
     "load_messages",
     "conversation_view",
-    "send_message",
     "user_daily_counts",
     "daily_totals",
 ]
@@ -69,7 +71,6 @@ NOT_FOUND = "conversation not found: it does not exist or does not belong to thi
 _LIST_SQL = catalog.get("list_conversations").sql
 _LOAD_SQL = catalog.get("load_messages").sql
 _VIEW_SQL = catalog.get("conversation_view").sql
-_SEND_SQL = catalog.get("send_message").sql
 _USER_DAILY_SQL = catalog.get("user_daily_counts").sql
 _DAILY_TOTALS_SQL = catalog.get("daily_totals").sql
 
@@ -122,6 +123,7 @@ class MessagePage:
     items: tuple[MessageItem, ...]
     has_more: bool
     next_cursor: str | None  # pass as load_messages(before=...) for the next older page
+    newest_cursor: str | None = None  # pass as catch_up(after=...) for what arrives later; None when empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +140,17 @@ class ConversationView:
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
-    """A stored message; its ``(created_at, id)`` orders it after every earlier message of its conversation."""
+    """A stored message; its ``(created_at, id)`` orders it after every earlier message of its conversation.
+
+    ``replayed`` is True when the id was already stored (a retry): nothing was written and the fields are
+    the stored message's.
+    """
 
     id: uuid.UUID
     conversation_id: uuid.UUID
     role: str
     created_at: datetime
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +203,17 @@ class _ViewRow:
 
 @dataclass(frozen=True, slots=True)
 class Call(Generic[Row, Result]):
-    """One API call but its I/O: execute ``sql`` with ``params``, fetch all rows with ``rows``, ``build``."""
+    """One API call but its I/O: execute ``sql`` with ``params``, fetch all rows with ``rows``, ``build``.
+
+    ``then``, given the rows, may name a second call to run instead of building from them (a send
+    that lost a race reads the stored message with a new snapshot); it returns None in the normal case.
+    """
 
     sql: str
     params: dict[str, Any]
     rows: BaseRowFactory[Row]
     build: Callable[[list[Row]], Result]
+    then: Callable[[list[Row]], "Call[Any, Result] | None"] | None = None
 
 
 # By column name: class_row passes each column as the keyword of its name, so a SELECT list in
@@ -209,7 +221,6 @@ class Call(Generic[Row, Result]):
 _SUMMARY_ROWS = class_row(ConversationSummary)
 _LOAD_ROWS = class_row(_LoadRow)
 _VIEW_ROWS = class_row(_ViewRow)
-_SENT_ROWS = class_row(SentMessage)
 _USER_DAILY_ROWS = class_row(UserDailyCount)
 _DAILY_TOTAL_ROWS = class_row(DailyTotal)
 
@@ -234,7 +245,7 @@ def doc_from(shared: Callable[..., Any]) -> Callable[[Fn], Fn]:
 # --- results from rows --------------------------------------------------------------------------
 
 
-def _not_found() -> NotFound:
+def not_found() -> NotFound:
     # One message for "does not exist" and "belongs to someone else": nothing in it tells a caller
     # whether another user's conversation has this id.
     return NotFound(NOT_FOUND)
@@ -253,14 +264,15 @@ def _message_page(
     page = tuple(items[:n])
     more = len(items) > n
     cursor = encode_cursor(MESSAGE_CURSOR, page[-1].created_at, page[-1].id, scope) if more else None
+    newest = encode_cursor(CATCH_UP_CURSOR, page[0].created_at, page[0].id, scope) if page else None
     return MessagePage(conversation_id=conversation_id, message_count=message_count, items=page, has_more=more,
-                       next_cursor=cursor)
+                       next_cursor=cursor, newest_cursor=newest)
 
 
 def _loaded(rows: list[_LoadRow], n: int, scope: Sequence[uuid.UUID]) -> MessagePage:
     # No row: not found or not owned. One row with a NULL message id: no messages.
     if not rows:
-        raise _not_found()
+        raise not_found()
     first = rows[0]
     items = [] if first.id is None else [
         MessageItem(id=r.id, role=r.role, content=r.content, created_at=r.created_at)  # type: ignore[arg-type]
@@ -271,7 +283,7 @@ def _loaded(rows: list[_LoadRow], n: int, scope: Sequence[uuid.UUID]) -> Message
 
 def _viewed(rows: list[_ViewRow], scope: Sequence[uuid.UUID]) -> ConversationView:
     if not rows:
-        raise _not_found()
+        raise not_found()
     c = rows[0]
     items = [] if c.message_id is None else [
         MessageItem(id=r.message_id, role=r.role, content=r.content,  # type: ignore[arg-type]
@@ -281,12 +293,6 @@ def _viewed(rows: list[_ViewRow], scope: Sequence[uuid.UUID]) -> ConversationVie
     return ConversationView(id=c.id, title=c.title, created_at=c.created_at, last_activity_at=c.last_activity_at,
                             message_count=c.message_count,
                             messages=_message_page(c.id, c.message_count, items, VIEW_MESSAGES, scope))
-
-
-def _sent(rows: list[SentMessage]) -> SentMessage:
-    if not rows:
-        raise _not_found()
-    return rows[0]
 
 
 # --- the calls: arguments -> Call; each docstring is the API function's -------------------------
@@ -345,27 +351,6 @@ def conversation_view(user_id: object, conversation_id: object) -> Call[_ViewRow
     cid = check_uuid("conversation_id", conversation_id)
     params = {"limit": VIEW_MESSAGES + 1, "conversation_id": cid, "user_id": uid}
     return Call(_VIEW_SQL, params, _VIEW_ROWS, partial(_viewed, scope=(uid, cid)))
-
-
-def send_message(
-    user_id: object, conversation_id: object, role: object, content: object
-) -> Call[SentMessage, SentMessage]:
-    """Store a message and update the conversation's summary in one statement.
-
-    The message id is generated here. ``created_at`` is the server's clock once the conversation
-    row is locked, so a conversation's messages are ordered as they were committed.
-
-    Raises:
-        InvalidInput: an id is not a UUID, ``role`` is not system, user, assistant or tool, or
-            ``content`` is empty, over MAX_CONTENT_CHARS characters, or holds a NUL or a lone
-            surrogate; nothing is written.
-        NotFound: the conversation does not exist or is not the user's; nothing is written.
-    """
-    uid = check_uuid("user_id", user_id)
-    cid = check_uuid("conversation_id", conversation_id)
-    params = {"message_id": uuid.uuid4(), "content": check_content(content), "conversation_id": cid, "user_id": uid,
-              "role": check_role(role)}
-    return Call(_SEND_SQL, params, _SENT_ROWS, _sent)
 
 
 def user_daily_counts(

@@ -24,13 +24,17 @@ __all__ = [
     "MAX_CONTENT_CHARS",
     "LIST_CURSOR",
     "MESSAGE_CURSOR",
+    "CATCH_UP_CURSOR",
+    "CHANGES_CURSOR",
     "check_uuid",
     "check_limit",
     "check_role",
     "check_content",
     "check_day_range",
+    "check_since",
     "encode_cursor",
     "decode_cursor",
+    "decode_after",
 ]
 
 # Documented where the API exports them (``api``).
@@ -103,6 +107,14 @@ def check_day_range(since: object, until: object) -> dict[str, Any]:
     return {"since": start, "until": end}
 
 
+def check_since(value: object) -> datetime:
+    # A naive datetime would be read in the session's TimeZone: a different instant on every server.
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInput(
+            f"since must be a timezone-aware datetime or a next_cursor of changed_conversations, got {_show(value)}")
+    return value
+
+
 # --- cursors ----------------------------------------------------------------------------------
 #
 # base64url of: version (1 byte) | kind (1) | timestamp in microseconds since the epoch, UTC (8) |
@@ -114,6 +126,8 @@ def check_day_range(since: object, until: object) -> dict[str, Any]:
 _CURSOR_VERSION = 1
 LIST_CURSOR = ord("C")
 MESSAGE_CURSOR = ord("M")
+CATCH_UP_CURSOR = ord("A")  # a position in a conversation, read forwards (catch_up)
+CHANGES_CURSOR = ord("S")  # a position in a user's activity, read forwards (changed_conversations)
 _CURSOR = struct.Struct(">BBq16s")
 _TAG_BYTES = 8
 _CURSOR_KEY = b"chatschema.cursor.v1"
@@ -166,3 +180,9 @@ def decode_cursor(name: str, value: object, kind: int, scope: Sequence[uuid.UUID
     # Text, not a datetime: the first page passes 'infinity', and one parameter type for every page
     # keeps one prepared statement. ISO 8601 with an offset parses the same under any DateStyle.
     return {"before_at": at.isoformat(), "before_id": uuid.UUID(bytes=row_id)}
+
+
+def decode_after(name: str, value: object, kind: int, scope: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """The SQL parameters (after_at, after_id) of a forward cursor (``value`` not None)."""
+    position = decode_cursor(name, value, kind, scope)
+    return {"after_at": position["before_at"], "after_id": position["before_id"]}

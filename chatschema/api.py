@@ -43,12 +43,14 @@ from the rows in one pass. ``api_async`` has the same functions for ``AsyncConne
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import psycopg
 
 from . import _api_common as shared
+from . import _api_resume as resume
+from ._api_resume import CatchUpPage, ChangesPage
 from ._api_common import (
     Call,
     ConversationPage,
@@ -73,12 +75,16 @@ __all__ = [
     "MessagePage",
     "ConversationView",
     "SentMessage",
+    "CatchUpPage",
+    "ChangesPage",
     "UserDailyCount",
     "DailyTotal",
     "list_conversations",
     "load_messages",
     "conversation_view",
     "send_message",
+    "catch_up",
+    "changed_conversations",
     "user_daily_counts",
     "daily_totals",
 ]
@@ -99,7 +105,9 @@ def _run(conn: psycopg.Connection[Any], call: Call[Any, Result]) -> Result:
     # An explicit row factory: the caller's connection may be configured with dict_row or another.
     with conn.cursor(row_factory=call.rows) as cur:
         cur.execute(call.sql, call.params)
-        return call.build(cur.fetchall())
+        rows = cur.fetchall()
+    after = call.then(rows) if call.then else None
+    return call.build(rows) if after is None else _run(conn, after)
 
 
 # Each function: its signature, and the shared call run on this module's connection type.
@@ -130,15 +138,34 @@ def conversation_view(
     return _run(conn, shared.conversation_view(user_id, conversation_id))
 
 
-@doc_from(shared.send_message)
+@doc_from(resume.send_message)
 def send_message(
     conn: psycopg.Connection[Any],
     user_id: uuid.UUID | str,
     conversation_id: uuid.UUID | str,
     role: str,
     content: str,
+    message_id: uuid.UUID | str | None = None,
 ) -> SentMessage:
-    return _run(conn, shared.send_message(user_id, conversation_id, role, content))
+    return _run(conn, resume.send_message(user_id, conversation_id, role, content, message_id))
+
+
+@doc_from(resume.catch_up)
+def catch_up(
+    conn: psycopg.Connection[Any],
+    user_id: uuid.UUID | str,
+    conversation_id: uuid.UUID | str,
+    after: str | None = None,
+    limit: int = 50,
+) -> CatchUpPage:
+    return _run(conn, resume.catch_up(user_id, conversation_id, after, limit))
+
+
+@doc_from(resume.changed_conversations)
+def changed_conversations(
+    conn: psycopg.Connection[Any], user_id: uuid.UUID | str, since: datetime | str, limit: int = 50
+) -> ChangesPage:
+    return _run(conn, resume.changed_conversations(user_id, since, limit))
 
 
 @doc_from(shared.user_daily_counts)

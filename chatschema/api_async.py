@@ -7,12 +7,14 @@ only the I/O differs, so both return equal results for equal data.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import psycopg
 
 from . import _api_common as shared
+from . import _api_resume as resume
+from ._api_resume import CatchUpPage, ChangesPage
 from ._api_common import (
     Call,
     ConversationPage,
@@ -29,6 +31,8 @@ __all__ = [
     "load_messages",
     "conversation_view",
     "send_message",
+    "catch_up",
+    "changed_conversations",
     "user_daily_counts",
     "daily_totals",
 ]
@@ -39,7 +43,9 @@ Result = TypeVar("Result")
 async def _run(conn: psycopg.AsyncConnection[Any], call: Call[Any, Result]) -> Result:
     async with conn.cursor(row_factory=call.rows) as cur:
         await cur.execute(call.sql, call.params)
-        return call.build(await cur.fetchall())
+        rows = await cur.fetchall()
+    after = call.then(rows) if call.then else None
+    return call.build(rows) if after is None else await _run(conn, after)
 
 
 @doc_from(shared.list_conversations)
@@ -67,15 +73,34 @@ async def conversation_view(
     return await _run(conn, shared.conversation_view(user_id, conversation_id))
 
 
-@doc_from(shared.send_message)
+@doc_from(resume.send_message)
 async def send_message(
     conn: psycopg.AsyncConnection[Any],
     user_id: uuid.UUID | str,
     conversation_id: uuid.UUID | str,
     role: str,
     content: str,
+    message_id: uuid.UUID | str | None = None,
 ) -> SentMessage:
-    return await _run(conn, shared.send_message(user_id, conversation_id, role, content))
+    return await _run(conn, resume.send_message(user_id, conversation_id, role, content, message_id))
+
+
+@doc_from(resume.catch_up)
+async def catch_up(
+    conn: psycopg.AsyncConnection[Any],
+    user_id: uuid.UUID | str,
+    conversation_id: uuid.UUID | str,
+    after: str | None = None,
+    limit: int = 50,
+) -> CatchUpPage:
+    return await _run(conn, resume.catch_up(user_id, conversation_id, after, limit))
+
+
+@doc_from(resume.changed_conversations)
+async def changed_conversations(
+    conn: psycopg.AsyncConnection[Any], user_id: uuid.UUID | str, since: datetime | str, limit: int = 50
+) -> ChangesPage:
+    return await _run(conn, resume.changed_conversations(user_id, since, limit))
 
 
 @doc_from(shared.user_daily_counts)

@@ -19,6 +19,7 @@ __all__ = [
     "MigrationFailed",
     "InvalidInput",
     "NotFound",
+    "MessageIdConflict",
     "NotAdopted",
     "BackfillStopped",
 ]
@@ -71,6 +72,10 @@ class InvalidInput(ChatSchemaError, ValueError):
 
 class NotFound(ChatSchemaError, LookupError):
     """The conversation does not exist or does not belong to the user (deliberately indistinguishable)."""
+
+
+class MessageIdConflict(ChatSchemaError, ValueError):
+    """A send reused a stored message's id with another conversation, role or content; nothing was written."""
 
 
 class NotAdopted(ChatSchemaError):

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import typing
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -413,7 +414,15 @@ def test_the_callers_row_factory_does_not_matter(data):
 def _reversed_columns(sql: str) -> str:
     """The statement with its result columns in reverse order: the outermost SELECT list (from the
     first line starting SELECT to the first line starting FROM) or, for a data-modifying statement,
-    its final RETURNING list."""
+    its final RETURNING list; for a WITH statement, every SELECT list of its main query (each branch
+    of a UNION)."""
+    if sql.lstrip().startswith("WITH ") and "\n)\nSELECT " in sql:
+        cut = sql.rindex("\n)\n") + 3
+
+        def reverse(match: re.Match[str]) -> str:
+            return "SELECT " + ", ".join(reversed([i.strip() for i in match.group(1).split(",")])) + "\nFROM "
+
+        return sql[:cut] + re.sub(r"^SELECT (.*?)\nFROM ", reverse, sql[cut:], flags=re.M | re.S)
     head, returning, columns = sql.rpartition("RETURNING ")
     if head and "\n" not in columns.strip():
         return f"{head}{returning}{', '.join(reversed(columns.strip().split(', ')))}\n"
@@ -471,6 +480,9 @@ def _reads(cases: Cases) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
         ("conversation_view", cases.twenty, {}),
         ("user_daily_counts", (cases.ties_user, date(2026, 1, 1), date(2027, 1, 1)), {}),
         ("daily_totals", (date(2026, 1, 1), date(2027, 1, 1)), {}),
+        ("catch_up", (owner, conv), {"limit": 9}),
+        ("catch_up", cases.longest[0], {"limit": 100}),
+        ("changed_conversations", (cases.heavy_users[0], datetime(2026, 1, 1, tzinfo=timezone.utc)), {"limit": 9}),
     ]
 
 
@@ -530,7 +542,7 @@ def test_the_result_classes_annotations_resolve():
     """Callers may read the results' types (dataclasses.fields, typing.get_type_hints): they must name
     importable types, wherever the classes are defined."""
     classes = [getattr(api, name) for name in api.__all__ if isinstance(getattr(api, name), type)]
-    assert len(classes) == 8
+    assert len(classes) == 10
     for cls in classes:
         assert set(typing.get_type_hints(cls)) == {f.name for f in dataclasses.fields(cls)}, cls
 
@@ -575,18 +587,21 @@ def test_prepared_generic_plans_return_the_same_rows_and_keep_their_indexes(data
         assert summary_mismatches(prepared) == 0
         used = dict(prepared.execute("SELECT statement, generic_plans FROM pg_prepared_statements").fetchall())
         for query in catalog.all_queries():
-            if query.variant == "optimized":
+            if query.variant == "optimized" and not query.cursor:  # a cursor's DECLARE is never prepared
                 assert used.get(catalog.positional_sql(query.sql)[0], 0) >= 6, query.name
         prepared.rollback()
 
         values = {"user_id": owner, "conversation_id": conv, "limit": 21, "message_id": str(uuid.uuid4()),
                   "role": "user", "content": "x", "before_at": catalog.FIRST_PAGE_AT,
-                  "before_id": str(catalog.FIRST_PAGE_ID)}
+                  "before_id": str(catalog.FIRST_PAGE_ID), "after_at": "2026-01-01T00:00:00+00:00",
+                  "after_id": str(catalog.START_ID)}
         expect = {
             "list_conversations": {"ix_conversations_user_activity"},
             "load_messages": {"conversations_pkey", "ix_messages_conversation_recent"},
             "conversation_view": {"conversations_pkey", "ix_messages_conversation_recent"},
             "send_message": {"conversations_pkey"},
+            "catch_up": {"conversations_pkey", "ix_messages_conversation_recent"},
+            "changed_conversations": {"ix_conversations_user_activity"},
         }
         explainer.execute("SET plan_cache_mode = force_generic_plan")
         for operation, indexes in expect.items():
@@ -594,7 +609,7 @@ def test_prepared_generic_plans_return_the_same_rows_and_keep_their_indexes(data
             nodes = list(_nodes(plan))
             assert indexes <= {n.get("Index Name") for n in nodes}, operation
             assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], operation
-            if "before_at" in catalog.get(operation).params:  # the cursor is an Index Cond, not a Filter
+            if {"before_at", "after_at"} & set(catalog.get(operation).params):  # the cursor is an Index Cond
                 assert any("ROW(" in n.get("Index Cond", "") for n in nodes), operation
         explainer.rollback()
 

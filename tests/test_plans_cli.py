@@ -39,7 +39,8 @@ def test_verify_on_a_server_exits_0_with_json(seeded_plans):
     assert doc["exit_code"] == 0 and not doc["scratch"] and not doc["analyze"]
     assert {q["name"] for q in doc["queries"]} == {
         "list_conversations.optimized", "load_messages.optimized", "conversation_view.optimized",
-        "send_message.optimized", "user_daily_counts.optimized", "daily_totals.optimized"}
+        "send_message.optimized", "catch_up.optimized", "changed_conversations.optimized",
+        "export_messages.optimized", "user_daily_counts.optimized", "daily_totals.optimized"}
     assert doc["pinned"]["max_parallel_workers_per_gather"] == "0"
     assert "random_page_cost" not in doc["pinned"]  # the server's own cost settings, recorded instead
     assert "random_page_cost" in doc["settings"]
@@ -50,7 +51,7 @@ def test_verify_junit_and_markdown(seeded_plans):
     assert result.exit_code == 0
     root = ET.fromstring(result.stdout)
     [suite] = list(root.iter("testsuite"))
-    assert suite.get("name") == "plans.optimized" and suite.get("tests") == "6" and suite.get("failures") == "0"
+    assert suite.get("name") == "plans.optimized" and suite.get("tests") == "9" and suite.get("failures") == "0"
     result = run("plans", "verify", "--dsn", seeded_plans.settings.dsn, "--format", "markdown")
     assert result.exit_code == 0 and result.stdout.startswith("### chatschema plans: passed")
 
@@ -118,6 +119,6 @@ def test_demo_tells_the_whole_story(seeded_plans):
     assert "verifying today's queries at revision 0001" in out
     assert "  ✗ list_conversations.seed_proposal: list conversations (seed proposal) aggregates every row" in out
     assert "upgrading the same database to head" in out and f"↑ {HEAD}" in out
-    assert out.count("  ✓ ") == 6
+    assert out.count("  ✓ ") == 9
     assert "Shared buffers per request (rows read), before and after" in out
-    assert "9 of 9 queries of today and the seed plan fail their contracts; 6 of 6 optimized queries pass." in out
+    assert "12 of 12 queries of today and the seed plan fail their contracts; 9 of 9 optimized queries pass." in out

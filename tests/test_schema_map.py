@@ -47,7 +47,8 @@ def test_every_index_a_contract_names_maps_to_its_queries():
     assert ("list_conversations.optimized", ("user_id", "last_activity_at", "id"), "") in \
         found["ix_conversations_user_activity"]
     assert {name for name, _, _ in found["ix_messages_conversation_recent"]} == {
-        "load_messages.optimized", "conversation_view.optimized"}
+        "load_messages.optimized", "conversation_view.optimized", "catch_up.optimized",
+        "export_messages.optimized"}
 
 
 def test_an_app_teams_query_file_joins_the_map():

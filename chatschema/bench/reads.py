@@ -21,7 +21,7 @@ from .. import queries as catalog
 from ..errors import UnknownQuery
 from ..plans.params import deep_cursor, newest_days
 from ..progress import Progress
-from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
+from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, START_AT, START_ID, Query
 from ..seed import InterestingRows
 from .calls import Steps, execute, explain, steps_of
 from .results import PAGE_SIZE, PAGES, BenchOptions, ReadResult, latency
@@ -127,6 +127,12 @@ def _subjects(points: Points) -> list[tuple[str, str, bool, dict[str, Any]]]:
                                                        **points.days(ids.heaviest_user_id)}),
         ("user_daily_counts", "typical user", False, {"user_id": ids.typical_user_id, **points.days(ids.typical_user_id)}),
         ("daily_totals", f"last {RANGE_DAYS} days", False, dict(days)),
+        # A client catching up on the longest conversation from its start (today's naive version reads
+        # and sorts all of it for every page), and the heaviest user's sidebar with every conversation changed.
+        ("catch_up", "longest conversation", False, {**longest, "after_at": START_AT, "after_id": START_ID}),
+        ("export_messages", "longest conversation", False, longest),
+        ("changed_conversations", "heaviest user", False,
+         {"user_id": ids.heaviest_user_id, "since": "-infinity", "after_at": "-infinity", "after_id": FIRST_PAGE_ID}),
     ]
     if typical:
         subjects[3:3] = [("load_messages", "typical conversation", False, typical)]

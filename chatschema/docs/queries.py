@@ -52,7 +52,9 @@ with psycopg.connect(dsn, autocommit=True) as conn:          # or pool.connectio
 
     view = api.conversation_view(conn, user_id, conversation_id)     # + newest 20 messages
     older = api.load_messages(conn, user_id, conversation_id, limit=50, before=view.messages.next_cursor)
-    sent = api.send_message(conn, user_id, conversation_id, "user", "Hello")
+    sent = api.send_message(conn, user_id, conversation_id, "user", "Hello", message_id=client_id)  # retry-safe
+    missed = api.catch_up(conn, user_id, conversation_id, after=view.messages.newest_cursor)  # on reconnect
+    moved = api.changed_conversations(conn, user_id, since=last_refresh)  # the sidebar's refresh
     days = api.user_daily_counts(conn, user_id, since=date(2026, 4, 1), until=date(2026, 5, 1))
     totals = api.daily_totals(conn, since=date(2026, 4, 1), until=date(2026, 5, 1))
 ```
@@ -73,7 +75,10 @@ def _operation(operation: str) -> list[str]:
     variants = catalog.by_name(operation)
     pair = _api_pair(operation)
     lines = [f"### `{operation}`", ""]
-    if pair is None:
+    if pair is None and any(q.cursor for q in variants):
+        lines += ["Run by `chatschema.export.export_messages` (and `chatschema export`) through a server-side "
+                  "cursor, a batch per round trip, in one REPEATABLE READ READ ONLY transaction.", ""]
+    elif pair is None:
         lines += ["Not in the data-access API: the catalog holds it for comparison only.", ""]
     else:
         sync, async_ = pair

@@ -129,6 +129,12 @@ class Explainer:
                 self.conn.execute("SELECT set_config(%s, %s, true)", (name, value))
             for i, statement in enumerate(query.statements):
                 bound = statement.bind(values)
+                if query.cursor:
+                    # What a server-side cursor runs: DECLARE plans for the first rows, with the values
+                    # bound on every DECLARE (no generic plan is ever used, so generic mode plans the same).
+                    text = f"DECLARE {_STATEMENT}_{i} NO SCROLL CURSOR FOR {statement.sql}"
+                    docs.append(self._custom(text, bound, execute))
+                    continue
                 docs.append(self._generic(f"{_STATEMENT}_{i}", statement.sql, bound, execute) if mode == "generic"
                             else self._custom(statement.sql, bound, execute))
         except psycopg.Error as exc:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, Query
+from ..queries import FIRST_PAGE_AT, FIRST_PAGE_ID, START_AT, START_ID, Query
 from ..seed import InterestingRows, has_summaries, interesting_ids
 
 __all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor", "newest_days"]
@@ -183,6 +183,40 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
         if ids.typical_conversation_id:
             raw.append(("into a typical conversation", {"conversation_id": ids.typical_conversation_id,
                                                         "user_id": ids.typical_conversation_user_id}))
+    elif op == "catch_up":
+        # A client that saw the longest conversation up to its middle, one that saw nothing yet, and the
+        # typical and empty conversations from the start. The naive variant's cursor is the time alone.
+        longest = {"conversation_id": ids.longest_conversation_id, "user_id": ids.longest_conversation_user_id}
+        start = {**first, "after_at": START_AT, "after_id": START_ID}
+        middle = dict(start)
+        if data.longest_cursor:
+            middle.update(after_at=data.longest_cursor[0], after_id=data.longest_cursor[1])
+        raw = [(f"longest conversation, after message {data.longest_middle:,}", {**middle, **longest}),
+               ("longest conversation, from the start", {**start, **longest})]
+        if ids.typical_conversation_id:
+            raw.append(("typical conversation, from the start", {
+                **start, "conversation_id": ids.typical_conversation_id, "user_id": ids.typical_conversation_user_id}))
+        if ids.empty_conversation_id:
+            raw.append(("empty conversation", {**start, "conversation_id": ids.empty_conversation_id,
+                                               "user_id": ids.empty_conversation_user_id}))
+    elif op == "changed_conversations":
+        # The heaviest user's sidebar refreshed after half its conversations' activity (a page changed),
+        # and with nothing changed since the newest activity.
+        changed = {**first, "after_at": "-infinity", "after_id": FIRST_PAGE_ID, "since": "-infinity"}
+        if data.whale_cursor:
+            changed.update(after_at=data.whale_cursor[0], since=data.whale_cursor[0])
+        quiet = {**first, "after_at": FIRST_PAGE_AT, "after_id": FIRST_PAGE_ID, "since": FIRST_PAGE_AT}
+        raw = [(f"heaviest user, changed after conversation {data.whale_middle:,}",
+                {**changed, "user_id": ids.heaviest_user_id}),
+               ("heaviest user, nothing changed", {**quiet, "user_id": ids.heaviest_user_id}),
+               ("typical user, since the start", {**changed, "after_at": "-infinity", "since": "-infinity",
+                                                  "user_id": ids.typical_user_id})]
+    elif op == "export_messages":
+        raw = [("longest conversation", {"conversation_id": ids.longest_conversation_id,
+                                          "user_id": ids.longest_conversation_user_id})]
+        if ids.typical_conversation_id:
+            raw.append(("typical conversation", {"conversation_id": ids.typical_conversation_id,
+                                                 "user_id": ids.typical_conversation_user_id}))
     elif op == "user_daily_counts":
         raw = [("heaviest user, 30 days", {"user_id": ids.heaviest_user_id, **data.window(ids.heaviest_user_id)}),
                ("typical user, 30 days", {"user_id": ids.typical_user_id, **data.window(ids.typical_user_id)})]

@@ -34,7 +34,16 @@ import re
 import uuid
 
 from ..errors import UnknownQuery
-from . import analytics, conversation_view, list_conversations, load_messages, send_message
+from . import (
+    analytics,
+    catch_up,
+    changed_conversations,
+    conversation_view,
+    export_messages,
+    list_conversations,
+    load_messages,
+    send_message,
+)
 from .query import OPERATIONS, PARAM, VARIANTS, Query, Statement
 
 __all__ = [
@@ -44,6 +53,8 @@ __all__ = [
     "VARIANTS",
     "FIRST_PAGE_AT",
     "FIRST_PAGE_ID",
+    "START_AT",
+    "START_ID",
     "get",
     "all_queries",
     "by_name",
@@ -56,6 +67,9 @@ __all__ = [
 # whereas a row comparison with a sentinel stays an Index Cond, and one SQL text serves every page.
 FIRST_PAGE_AT = "infinity"
 FIRST_PAGE_ID = uuid.UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
+# Catch-up from the very start of a conversation: before every (created_at, id).
+START_AT = "-infinity"
+START_ID = uuid.UUID(int=0)
 
 
 _QUERIES: tuple[Query, ...] = (
@@ -63,6 +77,9 @@ _QUERIES: tuple[Query, ...] = (
     *load_messages.QUERIES,
     *conversation_view.QUERIES,
     *send_message.QUERIES,
+    *catch_up.QUERIES,
+    *changed_conversations.QUERIES,
+    *export_messages.QUERIES,
     *analytics.QUERIES,
 )
 _BY_KEY = {(q.operation, q.variant): q for q in _QUERIES}

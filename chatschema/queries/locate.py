@@ -55,9 +55,19 @@ def _assignments(path: str) -> dict[str, int]:
 
 
 def _catalog_modules() -> list[object]:
-    from . import analytics, conversation_view, list_conversations, load_messages, send_message
+    from . import (
+        analytics,
+        catch_up,
+        changed_conversations,
+        conversation_view,
+        export_messages,
+        list_conversations,
+        load_messages,
+        send_message,
+    )
 
-    return [list_conversations, load_messages, conversation_view, send_message, analytics]
+    return [list_conversations, load_messages, conversation_view, send_message, catch_up, changed_conversations,
+            export_messages, analytics]
 
 
 def locate(query: Query) -> Location | None:

@@ -22,6 +22,9 @@ OPERATIONS = (
     "load_messages",
     "conversation_view",
     "send_message",
+    "catch_up",
+    "changed_conversations",
+    "export_messages",
     "user_daily_counts",
     "daily_totals",
 )
@@ -66,7 +69,9 @@ class Query:
     messages); ``round_trips`` counts them all. ``revision`` is the schema revision it runs on
     (``0001`` or ``head``), ``writes`` says whether it changes data, ``notes`` what it costs and
     what is wrong with it. ``contract`` is the plan it must have (a ``chatschema.contract.Contract``
-    declared next to the query), which ``chatschema plans verify`` checks.
+    declared next to the query), which ``chatschema plans verify`` checks. ``cursor``: the application
+    reads it through a server-side cursor (``DECLARE ... CURSOR FOR``), so its plan is the one a cursor
+    gets (planned for its first rows, ``cursor_tuple_fraction``) and that is the plan verified.
     """
 
     operation: str
@@ -79,6 +84,7 @@ class Query:
     round_trips: int = 1
     notes: str = ""
     preceding: tuple[Statement, ...] = field(default=())
+    cursor: bool = False
 
     def __post_init__(self) -> None:
         if self.operation not in OPERATIONS:

@@ -14,6 +14,8 @@ __all__ = [
     "SUMMARY",
     "TODAY",
     "OPTIMIZED",
+    "OUTCOMES",
+    "RACE_LOSER",
     "QUERIES",
 ]
 
@@ -69,50 +71,103 @@ WHERE conversations.id = %(conversation_id)s
     ),
 )
 
+# The outcome of an idempotent send, in the statement's ``outcome`` column: ``stored`` (this call wrote
+# the message), ``replayed`` (the id was stored before with the same conversation, role and content:
+# nothing written), or the first field that differs (``conversation``, ``role``, ``content``). NULL:
+# the id is taken by a transaction that committed after this statement's snapshot (a lost race), so
+# the stored row is read by RACE_LOSER, a second statement with a new snapshot.
+OUTCOMES = ("stored", "replayed", "conversation", "role", "content")
+
+# A NULL m (not visible) must stay NULL: each comparison with it is NULL, which would fall to ELSE.
+_COMPARED = """CASE WHEN m.id IS NULL THEN NULL
+            WHEN m.conversation_id <> %(conversation_id)s THEN 'conversation'
+            WHEN m.role <> %(role)s THEN 'role'
+            WHEN m.content <> %(content)s THEN 'content'
+            ELSE 'replayed' END"""
+
 OPTIMIZED = Query(
     operation="send_message",
     variant="optimized",
     revision="head",
     contract=Contract(
         page_rows=1,
-        uses=(IndexUse("conversations_pkey", "conversations", cond=("id",)),),
-        max_rows_read=4,
+        uses=(IndexUse("conversations_pkey", "conversations", cond=("id",)),
+              IndexUse("messages_pkey", "messages", cond=("id",))),
+        max_rows_read=6,
         max_buffers=100,
         summary=SUMMARY,
     ),
     writes=True,
-    # The preview is cut where ck_conversations_preview_length allows (PREVIEW_CHARS).
-    # The UPDATE takes the conversation's row lock before anything else, and its SET is evaluated on
-    # the locked row version (re-evaluated on the newest one if it waited, READ COMMITTED's recheck):
-    # the new time is the later of the statement's start and the stored newest message plus 1 us.
-    # So (created_at, id) grows per conversation in commit order even when the newest message is
-    # ahead of this server's clock (imported data, a clock stepped back, a failover to a host whose
-    # clock is behind), and last_message_id is always the newest message. statement_timestamp() is
-    # STABLE, unlike clock_timestamp(): a distributed UPDATE (Citus) refuses VOLATILE functions; and
-    # unlike now() it is not frozen at the start of the caller's transaction. The owner check is the
-    # UPDATE's WHERE: 0 rows -> 404 and nothing written.
+    # Idempotent on the client's message_id, in one statement (see docs/design.md, "Idempotent send").
+    # 1. conv locks the conversation row by its key with the owner in the WHERE (0 rows -> 404). Under
+    #    READ COMMITTED a lock that waited returns the newest row version, so every sender of one
+    #    conversation, a retry of the same id included, runs after the previous one has committed.
+    # 2. msg inserts the message at the later of the statement's start and the stored newest message
+    #    plus 1 us (send order that survives clocks, issue 11). ON CONFLICT DO NOTHING checks the key
+    #    against every committed row, not only this statement's snapshot, and waits for an uncommitted
+    #    one: a retry never stores a second row, whichever connection it races.
+    # 3. summary counts the message only when msg stored it: FROM msg is empty on a conflict, so a
+    #    retry changes nothing. It updates the row conv locked (READ COMMITTED follows it to the
+    #    newest version and re-evaluates message_count + 1 there).
+    # 4. The result is msg's row, or the stored row compared with this call's arguments. The stored
+    #    row is read in this statement's snapshot: when its writer committed after that snapshot was
+    #    taken (the retry raced the original), the LEFT JOIN gives NULLs and the API reads it with
+    #    RACE_LOSER, a second round trip that only a lost race needs.
     sql=f"""
 WITH conv AS (
-    UPDATE conversations
-       SET message_count        = message_count + 1,
-           last_activity_at     = greatest(statement_timestamp(), last_activity_at + interval '1 microsecond'),
-           last_message_id      = %(message_id)s,
-           last_message_preview = left(%(content)s, {PREVIEW_CHARS}),
-           updated_at           = now()
+    SELECT id, last_activity_at
+      FROM conversations
      WHERE id = %(conversation_id)s
        AND user_id = %(user_id)s
-    RETURNING id, last_activity_at
+       FOR UPDATE
+),
+msg AS (
+    INSERT INTO messages (id, conversation_id, role, content, created_at)
+    SELECT %(message_id)s, conv.id, %(role)s, %(content)s,
+           greatest(statement_timestamp(), conv.last_activity_at + interval '1 microsecond')
+    FROM conv
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, conversation_id, role, created_at
+),
+summary AS (
+    UPDATE conversations
+       SET message_count        = message_count + 1,
+           last_activity_at     = msg.created_at,
+           last_message_id      = msg.id,
+           last_message_preview = left(%(content)s, {PREVIEW_CHARS}),
+           updated_at           = now()
+      FROM msg
+     WHERE conversations.id = msg.conversation_id
+    RETURNING conversations.id
 )
-INSERT INTO messages (id, conversation_id, role, content, created_at)
-SELECT %(message_id)s, conv.id, %(role)s, %(content)s, conv.last_activity_at
+SELECT id, conversation_id, role, created_at, 'stored' AS outcome
+FROM msg
+UNION ALL
+SELECT m.id, m.conversation_id, m.role, m.created_at,
+       {_COMPARED} AS outcome
 FROM conv
-RETURNING id, conversation_id, role, created_at
+LEFT JOIN messages AS m ON m.id = %(message_id)s
+WHERE NOT EXISTS (SELECT FROM msg)
 """,
-    params=("message_id", "content", "conversation_id", "user_id", "role"),
+    params=("conversation_id", "user_id", "message_id", "role", "content"),
     notes=(
         "One statement, one round trip, atomic on its own (autocommit) or inside the caller's transaction. "
-        "message_id is generated by the application."
+        "message_id is the client's idempotency key (the API generates one when none is given): a retry "
+        "of a stored id returns the stored message and writes nothing; the same id with another "
+        "conversation, role or content is refused. A retry racing its original from another connection "
+        "needs a second round trip (RACE_LOSER) to read the row its snapshot could not see."
     ),
+)
+
+RACE_LOSER = Statement(
+    sql=f"""
+SELECT m.id, m.conversation_id, m.role, m.created_at,
+       {_COMPARED} AS outcome
+FROM messages AS m
+WHERE m.id = %(message_id)s
+""",
+    params=("conversation_id", "role", "content", "message_id"),
+    purpose="only after a lost race: the stored message, committed after the send's snapshot",
 )
 
 QUERIES = (TODAY, OPTIMIZED)
