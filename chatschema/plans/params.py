@@ -197,6 +197,7 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
             raw.append(("typical conversation, from the start", {
                 **start, "conversation_id": ids.typical_conversation_id, "user_id": ids.typical_conversation_user_id}))
         if ids.empty_conversation_id:
+            empty.add("empty conversation")
             raw.append(("empty conversation", {**start, "conversation_id": ids.empty_conversation_id,
                                                "user_id": ids.empty_conversation_user_id}))
     elif op == "changed_conversations":
@@ -206,6 +207,7 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
         if data.whale_cursor:
             changed.update(after_at=data.whale_cursor[0], since=data.whale_cursor[0])
         quiet = {**first, "after_at": FIRST_PAGE_AT, "after_id": FIRST_PAGE_ID, "since": FIRST_PAGE_AT}
+        empty.add("heaviest user, nothing changed")
         raw = [(f"heaviest user, changed after conversation {data.whale_middle:,}",
                 {**changed, "user_id": ids.heaviest_user_id}),
                ("heaviest user, nothing changed", {**quiet, "user_id": ids.heaviest_user_id}),
