@@ -139,7 +139,8 @@ def test_upgrade_names_head_when_the_schema_is_at_head_but_unrecorded(new_databa
     settings = new_database("unrecorded_head")
     migrate.upgrade(settings)
     sql(settings, f"DROP TABLE {VERSION_TABLE}")
-    with pytest.raises(NotAdopted, match=r"the schema is revision 0007's; run `chatschema stamp 0007`"):
+    head = migrate.history()[-1].revision
+    with pytest.raises(NotAdopted, match=rf"the schema is revision {head}'s; run `chatschema stamp {head}`"):
         migrate.upgrade(settings)
 
 
@@ -162,11 +163,11 @@ def test_an_earlier_chatschemas_revision_is_carried_over_once_with_a_warning(new
     settings = earlier_chatschema(new_database, "0003")
     warnings: list[str] = []
     applied = migrate.upgrade(settings, on_warning=warnings.append)
-    assert [r.revision for r in applied] == ["0004", "0005", "0006", "0007"]
+    assert [r.revision for r in applied] == [r.revision for r in migrate.history()][3:]
     carried = [w for w in warnings if "earlier chatschema" in w]
     assert len(carried) == 1
     assert "recorded revision 0003 in alembic_version; its schema is revision 0003's" in carried[0]
-    assert recorded(settings) == ["0007"]
+    assert recorded(settings) == [migrate.history()[-1].revision]
     with psycopg.connect(settings.dsn) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
     again: list[str] = []
@@ -210,5 +211,5 @@ def test_the_dry_run_of_an_earlier_chatschemas_database_starts_where_it_stands(n
     settings = earlier_chatschema(new_database, "0005")
     result = run("upgrade", "--dry-run", "--dsn", settings.dsn)
     assert result.exit_code == 0, result.output
-    assert "upgrade 0005 -> 0007" in result.output
+    assert f"upgrade 0005 -> {migrate.history()[-1].revision}" in result.output
     assert recorded(settings) is None

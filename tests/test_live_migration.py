@@ -35,7 +35,7 @@ def test_upgrade_under_traffic_loses_nothing_keeps_summaries_exact_and_never_sta
     live = upgrade_under_traffic(settings, quiet_s=0.5)
     traffic = live.traffic
     assert traffic.errors == []
-    assert [r.revision for r in live.applied] == ["0004", "0005", "0006", "0007"]
+    assert [r.revision for r in live.applied] == [r.revision for r in migrate.history()][3:]
 
     with psycopg.connect(settings.dsn) as conn:
         present = conn.execute("SELECT count(*) FROM messages WHERE id = ANY(%s)", (traffic.acked,)).fetchone()[0]

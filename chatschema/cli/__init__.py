@@ -159,4 +159,4 @@ def main() -> None:
 
 
 # Registers every command on ``main`` (each module adds its family).
-from . import adopt, backfill, bench, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401
+from . import adopt, backfill, bench, citus, docs, migrate, plans, queries, schema, seed  # noqa: E402,F401
