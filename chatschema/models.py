@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from .indexes import INDEXES
-from .vocabulary import PREVIEW_CHARS, ROLES
+from .vocabulary import PREVIEW_CHARS, ROLES, finite_check
 
 __all__ = ["User", "Conversation", "Message", "metadata", "ROLES", "PREVIEW_CHARS"]
 
@@ -55,6 +55,8 @@ class Conversation(SQLModel, table=True):
         sa.CheckConstraint(
             f"char_length(last_message_preview) <= {PREVIEW_CHARS}", name="ck_conversations_preview_length"
         ),
+        *(sa.CheckConstraint(finite_check(col), name=f"ck_conversations_{col}_finite")
+          for col in ("created_at", "updated_at", "last_activity_at")),
         {"postgresql_with": {"autovacuum_vacuum_scale_factor": "0.02"}},
     )
 
@@ -85,6 +87,8 @@ class Message(SQLModel, table=True):
         ),
         *_indexes("messages"),
         sa.CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="ck_messages_role"),
+        # Instants psycopg can load (revision 0008): no 'infinity', no BC, no year 10000.
+        sa.CheckConstraint(finite_check("created_at"), name="ck_messages_created_at_finite"),
         {"postgresql_with": {"autovacuum_vacuum_insert_scale_factor": "0.02"}},
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import psycopg
 
 from chatschema.migrate.backfill import summary_mismatches
 
-__all__ = ["populate", "checksums", "summary_mismatches"]
+__all__ = ["populate", "one_user", "USER_ID", "checksums", "summary_mismatches"]
 
 POPULATE = """
 INSERT INTO users (id, name, created_at)
@@ -58,3 +60,28 @@ def populate(conn: psycopg.Connection, *, users: int = 300, conversations: int =
 
 def checksums(conn: psycopg.Connection) -> dict[str, tuple]:
     return {table: tuple(conn.execute(query).fetchone()) for table, query in CHECKSUMS.items()}
+
+
+USER_ID = "00000000-0000-0000-0000-000000000001"
+
+
+def one_user(conn: psycopg.Connection, conversations: int = 1, messages_each: int = 0, *,
+             messages: Iterable[tuple[str, str]] = ()) -> str:
+    """User USER_ID owning ``conversations`` conversations titled 't', each with ``messages_each`` 'user'
+    messages 'hi', and ``messages`` ((id, role) pairs, content 'x') in the first one, whose id it returns.
+    Works at every revision (only 0001's columns); commits on a non-autocommit connection."""
+    conn.execute("INSERT INTO users (id, name) VALUES (%s, 'u')", (USER_ID,))
+    conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), %s, 't' "
+                 "FROM generate_series(1, %s)", (USER_ID, conversations))
+    if messages_each:
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
+                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations, generate_series(1, %s)",
+                     (messages_each,))
+    first = conn.execute("SELECT id::text FROM conversations ORDER BY id LIMIT 1").fetchone()
+    assert first is not None
+    for message_id, role in messages:
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content) VALUES (%s, %s, %s, 'x')",
+                     (message_id, first[0], role))
+    if not conn.autocommit:
+        conn.commit()
+    return first[0]

@@ -22,6 +22,8 @@ from chatschema import migrate
 from chatschema.cli import main
 from chatschema.errors import redact
 
+from .populate import one_user
+
 
 def run(*args: str, env: dict[str, str] | None = None):
     # catch_exceptions=False: a traceback fails the test instead of becoming exit 1
@@ -253,11 +255,7 @@ def test_a_backfill_stopped_by_a_row_lock_says_what_it_kept_and_that_the_next_ru
     settings = new_database("backfill_kept")
     migrate.upgrade(settings, "0003")
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
-        conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), "
-                     "'00000000-0000-0000-0000-000000000001', 't' FROM generate_series(1, 1000)")
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
-                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations")
+        one_user(conn, conversations=1000, messages_each=1)
     locker = psycopg.connect(settings.dsn)
     try:
         locker.execute("SELECT id FROM conversations ORDER BY id DESC LIMIT 1 FOR UPDATE")  # the last batch's
@@ -292,11 +290,7 @@ def test_a_statement_timeout_in_the_backfill_names_what_it_cancelled(new_databas
     settings = new_database("backfill_timeout")
     migrate.upgrade(settings, "0003")
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
-        conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), "
-                     "'00000000-0000-0000-0000-000000000001', 't' FROM generate_series(1, 3000)")
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
-                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations, generate_series(1, 10)")
+        one_user(conn, conversations=3000, messages_each=10)
     line = one_error_line(run("upgrade", "0004", "--statement-timeout", "1ms", "--dsn", settings.dsn))
     # 1 ms cancels whichever statement of 0004 runs first (the version-table probe or a batch): the
     # message must name it, never an empty statement.
@@ -360,13 +354,9 @@ def legacy_roles(new_database):
     settings = new_database("legacy_role")
     migrate.upgrade(settings, "0001")
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
-        conn.execute("INSERT INTO conversations (id, user_id, title) VALUES "
-                     "('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-000000000001', 't')")
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content) VALUES "
-                     "('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-0000000000c1', 'function', 'x'),"
-                     "('00000000-0000-0000-0000-0000000000a2', '00000000-0000-0000-0000-0000000000c1', 'user', 'y'),"
-                     "('00000000-0000-0000-0000-0000000000a3', '00000000-0000-0000-0000-0000000000c1', 'function', 'z')")
+        one_user(conn, messages=[("00000000-0000-0000-0000-0000000000a1", "function"),
+                                 ("00000000-0000-0000-0000-0000000000a2", "user"),
+                                 ("00000000-0000-0000-0000-0000000000a3", "function")])
     return settings
 
 
@@ -393,7 +383,7 @@ def test_upgrade_stops_before_changing_anything_naming_the_rows_a_validate_would
     with psycopg.connect(legacy_roles.dsn, autocommit=True) as conn:
         conn.execute("UPDATE messages SET role = 'tool' WHERE role = 'function'")
     assert run("upgrade", "--dsn", legacy_roles.dsn).exit_code == 0
-    assert migrate.current(legacy_roles) == migrate.history()[-1].revision
+    assert migrate.current(legacy_roles) == migrate.head()
 
 
 def test_the_dry_run_shows_the_rows_a_validate_would_refuse(legacy_roles):

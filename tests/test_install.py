@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from chatschema import migrate
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
@@ -42,6 +44,4 @@ def test_installed_wheel_migrates_to_head_and_seeds(tmp_path, new_database):
         [sys.executable, "-c", SCRIPT, str(target), settings.dsn],
         cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
     )
-    from chatschema import migrate
-
     assert done.stdout.split() == [",".join(r.revision for r in migrate.history()), "5000"]

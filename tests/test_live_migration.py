@@ -35,7 +35,8 @@ def test_upgrade_under_traffic_loses_nothing_keeps_summaries_exact_and_never_sta
     live = upgrade_under_traffic(settings, quiet_s=0.5)
     traffic = live.traffic
     assert traffic.errors == []
-    assert [r.revision for r in live.applied] == [r.revision for r in migrate.history()][3:]
+    chain = [r.revision for r in migrate.history()]
+    assert [r.revision for r in live.applied] == chain[chain.index("0004"):]
 
     with psycopg.connect(settings.dsn) as conn:
         present = conn.execute("SELECT count(*) FROM messages WHERE id = ANY(%s)", (traffic.acked,)).fetchone()[0]

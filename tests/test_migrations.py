@@ -35,8 +35,8 @@ def populated(new_database):
 
 
 def test_chain_is_linear_and_named():
-    assert REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007",
-                         "0009", "0010", "0011", "0012", "0013", "0014", "0015", "0016", "0017"]
+    assert REVISIONS[:8] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert REVISIONS == [f"{n:04d}" for n in range(1, len(REVISIONS) + 1)]
     assert all(r.title and r.doc for r in migrate.history())
 
 

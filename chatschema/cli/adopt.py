@@ -45,4 +45,5 @@ def stamp(revision: str, force: bool, settings: Settings) -> None:
         sys.exit(1)
     was = f" (was {result.previous})" if result.previous else ""
     proven = "" if result.forced else f"; its schema is revision {result.revision}'s"
-    out.print(f"✓ {result.database} is recorded at revision {result.revision}{was}{proven}", markup=False)
+    out.print(f"✓ {result.database} is recorded at revision {result.revision}{was}{proven}; `chatschema downgrade` "
+              f"stops there (--below-stamp goes further)", markup=False)

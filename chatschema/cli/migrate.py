@@ -85,9 +85,12 @@ def upgrade(revision: str, dry_run: bool, settings: Settings) -> None:
 @main.command()
 @click.argument("revision")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--below-stamp", is_flag=True,
+              help="Go below the revision `chatschema stamp` adopted the database at, whose downgrades drop "
+                   "tables chatschema did not create (refused without it).")
 @connection_options
 @policy_options
-def downgrade(revision: str, dry_run: bool, settings: Settings) -> None:
+def downgrade(revision: str, dry_run: bool, below_stamp: bool, settings: Settings) -> None:
     """Downgrade the database to REVISION ('base' removes everything chatschema created).
 
     Runs under the same lock policy as upgrade.
@@ -97,12 +100,13 @@ def downgrade(revision: str, dry_run: bool, settings: Settings) -> None:
         chatschema downgrade 0005     # undo the activity index and the views
     """
     if dry_run:
-        _print_plan(migrate.plan(settings, revision, direction="downgrade"), settings)
+        _print_plan(migrate.plan(settings, revision, direction="downgrade", below_stamp=below_stamp), settings)
         return
-    steps = migrate.pending(settings, revision, direction="downgrade")
+    steps = migrate.pending(settings, revision, direction="downgrade", below_stamp=below_stamp)
     if steps:
         _print_policy(settings, steps, "downgrade")
-    applied = migrate.downgrade(settings, revision, on_revision=print_applied, on_warning=warn)
+    applied = migrate.downgrade(settings, revision, on_revision=print_applied, on_warning=warn,
+                                below_stamp=below_stamp)
     if not applied:
         out.print(f"Already at {revision}; nothing to do.")
     else:
@@ -182,7 +186,8 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
     materialized view without a refresh key; and with --dsn, the database's drift from the
     models, INVALID indexes and NULL refresh keys. Suppress a finding with a comment above the
     statement: `# chatschema-lint: ignore RULE -- reason` (the reason is required).
-    Exit 1 when there are findings.
+    Exit 1 when there are findings. REVISION 'head' is the newest revision; 'base' is no
+    revision (the empty database before the first) and is refused.
 
     \b
     Example:

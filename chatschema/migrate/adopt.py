@@ -30,7 +30,9 @@ from ..errors import ConfigError, NotAdopted
 from ..migrations import LEGACY_VERSION_TABLE, VERSION_TABLE
 from ..progress import Warn
 from ..settings import Settings
+from . import stamped
 from .chain import connection, database_revision, history, resolve, script_directory
+from .encoding import require_utf8
 from .reference import revision_schemas
 
 __all__ = ["StampResult", "stamp", "guard", "starting_revision", "legacy_revision", "matching_revisions"]
@@ -80,10 +82,13 @@ def _read_only(raw: psycopg.Connection) -> Catalog:
         raw.rollback()
 
 
-def _record(conn, revision: str) -> None:  # type: ignore[no-untyped-def]
+def _record(conn, revision: str, *, stamp_forced: bool | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Record ``revision``; with ``stamp_forced`` (a DBA's stamp) also where the database was adopted."""
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     with conn.begin():
         context.stamp(script_directory(), revision)
+        if stamp_forced is not None:
+            stamped.record(conn, revision, forced=stamp_forced)
 
 
 def _assess(settings: Settings, conn, info: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -149,6 +154,7 @@ def stamp(settings: Settings, revision: str, *, force: bool = False) -> StampRes
     if target in ("head", "heads"):
         target = script_directory().get_current_head() or target
     with connection(settings) as (info, conn):
+        require_utf8(info, "stamp")
         raw = conn.connection.driver_connection
         previous = database_revision(conn)
         conn.rollback()
@@ -156,5 +162,5 @@ def stamp(settings: Settings, revision: str, *, force: bool = False) -> StampRes
         found = tuple(differences(_read_only(raw), schemas[target]))
         recorded = not found or force
         if recorded:
-            _record(conn, target)
+            _record(conn, target, stamp_forced=bool(found))
     return StampResult(server.describe_target(info), target, previous, found, recorded, bool(found) and force)

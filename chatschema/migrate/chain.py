@@ -194,12 +194,21 @@ def current(settings: Settings) -> str | None:
         return rev
 
 
-def pending(settings: Settings, revision: str = "head", *, direction: str = "upgrade") -> list[RevisionInfo]:
-    """The revisions an upgrade (or downgrade) to ``revision`` would run, in order; nothing is changed."""
+def pending(settings: Settings, revision: str = "head", *, direction: str = "upgrade",
+            below_stamp: bool = False) -> list[RevisionInfo]:
+    """The revisions an upgrade (or downgrade) to ``revision`` would run, in order; nothing is changed.
+    Refused as the run would refuse: a database that is not UTF8, a downgrade below the stamped revision."""
     from .adopt import starting_revision  # adopting renders revisions with the runner, which imports this module
+    from .encoding import require_utf8
+    from .stamped import crossed
 
     target = resolve(revision)
+    if direction == "upgrade":
+        require_utf8(server.conninfo(settings), "upgrade")
     start = starting_revision(settings)
     check_known(start)
+    if direction == "downgrade":
+        with server.connect(server.conninfo(settings), autocommit=True) as raw:
+            crossed(raw, start, target, below_stamp=below_stamp)
     way, planned = steps(start, target)
     return planned if way == direction else []

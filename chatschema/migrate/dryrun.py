@@ -24,7 +24,9 @@ from .backfill import Checkpoint, status
 from .failures import refuse_wrong_direction
 from .chain import DEFAULT_LOCATION, check_known, connection, database_revision, resolve, steps
 from .offline import PlannedStatement, planned_statements, render
+from .encoding import require_utf8
 from .preflight import Violation, describe, violations
+from .stamped import crossed
 
 __all__ = ["PlannedRevision", "RelationSize", "MigrationPlan", "plan", "plan_lines", "check_meaning"]
 
@@ -70,12 +72,14 @@ SELECT CASE WHEN c.relkind = 'i' THEN i.indrelid::regclass::text ELSE c.oid::reg
 
 
 def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrade",
-         location: str = DEFAULT_LOCATION) -> MigrationPlan:
+         location: str = DEFAULT_LOCATION, below_stamp: bool = False) -> MigrationPlan:
     """What ``upgrade``/``downgrade`` to ``revision`` would run: statements, locks, table sizes. Changes nothing."""
     target = resolve(revision, location)
     with connection(settings) as (info, conn):
         rev = database_revision(conn)
         conn.rollback()
+    if direction == "upgrade":
+        require_utf8(info, "upgrade")  # the run refuses before anything else; so does its dry run
     if rev is None and location == DEFAULT_LOCATION:
         from .adopt import starting_revision  # as the run would: carried over, or NotAdopted on unrecorded tables
 
@@ -93,6 +97,8 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
         revisions.append(PlannedRevision(step.revision, step.title, direction, tuple(statements)))
     sizes: dict[str, RelationSize] = {}
     with server.connect(info, autocommit=True) as raw:
+        if direction == "downgrade":
+            crossed(raw, rev, target, below_stamp=below_stamp, location=location)
         checkpoint = status(raw)
         found = tuple(violations(raw, pending, settings, location=location)) if direction == "upgrade" else ()
         relations = dict.fromkeys(lk.relation for r in revisions for st in r.statements for lk in st.lock.locks)

@@ -99,8 +99,9 @@ def _checks(revisions: list[RevisionInfo], settings: Settings | None, location: 
             if table is None:
                 continue
             for add in _ADD.finditer(item.sql):
-                expr = _balanced(item.sql, add.end())
-                rest = item.sql[add.end() + len(expr) + 1:].lstrip()
+                raw = _balanced(item.sql, add.end())
+                rest = item.sql[add.end() + len(raw) + 1:].lstrip()
+                expr = " ".join(raw.split())  # one line in messages, however the revision wraps it
                 expressions[add["name"]] = (table["table"], expr)
                 if not rest.upper().startswith("NOT VALID") and not later_filled(table["table"], expr):
                     found.append((rev.revision, add["name"], table["table"], expr))
@@ -141,8 +142,10 @@ def violations(conn: psycopg.Connection, revisions: list[RevisionInfo], settings
                 continue
             columns = _sample_columns(conn, table, expr)
             with conn.cursor(row_factory=dict_row) as cur:
+                # As text: a value a revision forbids may be one psycopg cannot load ('infinity', BC).
+                shown = [sql.SQL("{}::text AS {}").format(sql.Identifier(c), sql.Identifier(c)) for c in columns]
                 picked = cur.execute(sql.SQL("SELECT id, {} FROM {} WHERE {} ORDER BY id LIMIT {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, columns)) if columns else sql.SQL("NULL AS none"),
+                    sql.SQL(", ").join(shown) if columns else sql.SQL("NULL AS none"),
                     sql.Identifier(table), where, sql.Literal(SAMPLE))).fetchall()
         except (pg_errors.UndefinedColumn, pg_errors.UndefinedTable):
             continue  # a pending revision adds what it reads; its values are not there to check yet

@@ -28,7 +28,7 @@ from .. import server
 from ..errors import BackfillStopped, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
-from . import failures, locks, preflight
+from . import encoding, failures, locks, preflight, stamped
 from .chain import (
     DEFAULT_LOCATION,
     RevisionInfo,
@@ -89,6 +89,8 @@ class _RunState:
     applied: list[AppliedRevision] = field(default_factory=list)
     warned: bool = False
     timeouts_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+    below_stamp: bool = False  # a downgrade may undo the revision the database was stamped at
+    crossed_stamp: str | None = None
 
 
 def _observer(state: _RunState, monitor: psycopg.Connection | None, ours: tuple[int, ...], warn: Warn | None) -> Any:
@@ -178,6 +180,10 @@ def _attempt(
             failures.refuse_wrong_direction(state.last_revision, state.target, state.direction, location)
             if state.direction == "upgrade":
                 _preflight(info, settings, steps(state.last_revision, state.target, location)[1], location)
+            else:
+                with server.connect(info, autocommit=True) as raw:
+                    state.crossed_stamp = stamped.crossed(raw, state.last_revision, state.target,
+                                                          below_stamp=state.below_stamp, location=location)
         cfg = alembic_config(settings, location=location)
         cfg.attributes["connection"] = conn
         cfg.attributes["progress"] = progress
@@ -248,8 +254,11 @@ def _run(
     on_revision: Callable[[AppliedRevision], None] | None,
     on_warning: Warn | None,
     location: str,
+    below_stamp: bool = False,
 ) -> list[AppliedRevision]:
     target = resolve(revision, location)
+    if direction == "upgrade":
+        encoding.require_utf8(server.conninfo(settings), "upgrade")  # before the guard, which may record
     if location == DEFAULT_LOCATION:
         from .adopt import guard  # adopting needs the runner (it renders each revision's schema)
 
@@ -259,7 +268,7 @@ def _run(
         (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, target)
 
     state = _RunState(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.long_transaction_ms / 1000,
-                      direction=direction, target=target)
+                      direction=direction, target=target, below_stamp=below_stamp)
     rng = random.Random()
     first_try = time.monotonic()
     attempt = 0
@@ -268,6 +277,9 @@ def _run(
         try:
             info = _attempt(settings, fn, state, progress=progress, on_revision=on_revision, warn=on_warning,
                             location=location)
+            if state.crossed_stamp:
+                with server.connect(info, autocommit=True) as raw:
+                    stamped.forget(raw)
             return state.applied
         except BackfillStopped:
             raise  # not a failure: the checkpoint is committed and a re-run continues
@@ -322,7 +334,12 @@ def downgrade(
     on_revision: Callable[[AppliedRevision], None] | None = None,
     on_warning: Warn | None = None,
     location: str = DEFAULT_LOCATION,
+    below_stamp: bool = False,
 ) -> list[AppliedRevision]:
-    """Downgrade the database to ``revision`` ('base' removes everything chatschema created)."""
+    """Downgrade the database to ``revision`` ('base' removes everything chatschema created).
+
+    Below the revision a database was stamped at (adopted) only with ``below_stamp``: those
+    revisions' downgrades would drop what chatschema did not create.
+    """
     return _run(settings, revision, "downgrade", progress=None, on_revision=on_revision,
-                on_warning=on_warning, location=location)
+                on_warning=on_warning, location=location, below_stamp=below_stamp)

@@ -37,6 +37,7 @@ __all__ = [
     "create_unique_index_concurrently",
     "drop_index_concurrently",
     "validate_constraint",
+    "validate_constraint_committed",
     "populate_materialized_view",
     "refuse_invalid_leftover",
     "assert_index_valid",
@@ -165,6 +166,24 @@ def validate_constraint(table: str, name: str) -> None:
     """
     long_lock, long_stmt = _timeouts(concurrent=True, local=True)
     short_lock, short_stmt = _timeouts(concurrent=False, local=True)
+    op.execute(long_lock)
+    op.execute(long_stmt)
+    op.execute(_sql("ALTER TABLE {} VALIDATE CONSTRAINT {}", table, name))
+    op.execute(short_lock)
+    op.execute(short_stmt)
+
+
+def validate_constraint_committed(table: str, name: str) -> None:
+    """VALIDATE a NOT VALID constraint in a transaction of its own; call inside an autocommit block.
+
+    For a revision that adds the constraint itself: ADD CONSTRAINT holds ACCESS EXCLUSIVE until its
+    transaction ends, so a VALIDATE in that same transaction would scan the table with reads and
+    writes blocked. The autocommit block commits the ADD first; this then waits for, and scans under,
+    SHARE UPDATE EXCLUSIVE alone, with the long timeouts (session SETs: there is no transaction for
+    SET LOCAL to end with), and switches back to the short ones.
+    """
+    long_lock, long_stmt = _timeouts(concurrent=True)
+    short_lock, short_stmt = _timeouts(concurrent=False)
     op.execute(long_lock)
     op.execute(long_stmt)
     op.execute(_sql("ALTER TABLE {} VALIDATE CONSTRAINT {}", table, name))

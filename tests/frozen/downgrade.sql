@@ -187,7 +187,7 @@ COMMIT;
 
 BEGIN;
 
--- Running downgrade 0009 -> 0007
+-- Running downgrade 0009 -> 0008
 
 DROP TRIGGER IF EXISTS chatschema_messages_fill_user_id ON messages;
 
@@ -199,7 +199,23 @@ ALTER TABLE messages
             DROP CONSTRAINT IF EXISTS ck_messages_user_id_not_null,
             DROP COLUMN IF EXISTS user_id;
 
-UPDATE chatschema_version SET version_num='0007' WHERE chatschema_version.version_num = '0009';
+UPDATE chatschema_version SET version_num='0008' WHERE chatschema_version.version_num = '0009';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0008 -> 0007
+
+ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite;
+
+ALTER TABLE conversations
+            DROP CONSTRAINT IF EXISTS ck_conversations_last_activity_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_updated_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_created_at_finite;
+
+UPDATE chatschema_version SET version_num='0007' WHERE chatschema_version.version_num = '0008';
 
 COMMIT;
 

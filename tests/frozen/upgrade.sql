@@ -330,7 +330,76 @@ COMMIT;
 
 BEGIN;
 
--- Running upgrade 0007 -> 0009
+-- Running upgrade 0007 -> 0008
+
+ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite,
+            ADD CONSTRAINT ck_messages_created_at_finite CHECK (isfinite(created_at)
+                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID;
+
+ALTER TABLE conversations
+            DROP CONSTRAINT IF EXISTS ck_conversations_created_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_updated_at_finite,
+            DROP CONSTRAINT IF EXISTS ck_conversations_last_activity_at_finite,
+            ADD CONSTRAINT ck_conversations_created_at_finite CHECK (isfinite(created_at)
+                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID,
+            ADD CONSTRAINT ck_conversations_updated_at_finite CHECK (isfinite(updated_at)
+                AND updated_at >= '0001-01-02 00:00:00+00' AND updated_at < '9999-12-31 00:00:00+00') NOT VALID,
+            ADD CONSTRAINT ck_conversations_last_activity_at_finite CHECK (isfinite(last_activity_at)
+                AND last_activity_at >= '0001-01-02 00:00:00+00' AND last_activity_at < '9999-12-31 00:00:00+00')
+                NOT VALID;
+
+COMMIT;
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+ALTER TABLE "messages" VALIDATE CONSTRAINT "ck_messages_created_at_finite";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+ALTER TABLE "conversations" VALIDATE CONSTRAINT "ck_conversations_created_at_finite";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+ALTER TABLE "conversations" VALIDATE CONSTRAINT "ck_conversations_updated_at_finite";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+ALTER TABLE "conversations" VALIDATE CONSTRAINT "ck_conversations_last_activity_at_finite";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0008' WHERE chatschema_version.version_num = '0007';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0008 -> 0009
 
 ALTER TABLE messages
             ADD COLUMN user_id uuid,
@@ -351,7 +420,7 @@ CREATE FUNCTION chatschema_messages_fill_user_id() RETURNS trigger
 CREATE TRIGGER chatschema_messages_fill_user_id BEFORE INSERT ON messages
         FOR EACH ROW EXECUTE FUNCTION chatschema_messages_fill_user_id();
 
-UPDATE chatschema_version SET version_num='0009' WHERE chatschema_version.version_num = '0007';
+UPDATE chatschema_version SET version_num='0009' WHERE chatschema_version.version_num = '0008';
 
 COMMIT;
 

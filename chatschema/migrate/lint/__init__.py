@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import doctor, server
+from ...errors import ConfigError
 from ...migrations import LEGACY_VERSION_TABLE, VERSION_TABLE
 from ...settings import Settings, target_pg_version
 from ..chain import DEFAULT_LOCATION, RevisionInfo, connection, database_revision, head, history, resolve
@@ -149,6 +150,17 @@ def _database_subject(settings: Settings, location: str, notes: list[str]) -> Da
     return DatabaseSubject(differences, invalid, problems)
 
 
+def _revision_to_lint(revision: str, location: str, chain: list[RevisionInfo]) -> str:
+    """A named revision as an id: 'head' is the newest revision; 'base' names none (it is the empty
+    database before the first revision), so it is refused rather than linting nothing and passing."""
+    found = resolve(revision, location)
+    if found == "base":
+        first = chain[0].revision if chain else "the first revision"
+        raise ConfigError(f"'base' is no revision to lint: it is the empty database before {first}. Lint the whole "
+                          f"chain with `chatschema lint`, or name revisions (`chatschema lint head` is the newest)")
+    return head(location) if found in ("head", "heads") else found
+
+
 def lint(
     *,
     revisions: Sequence[str] = (),
@@ -164,7 +176,7 @@ def lint(
     if pg_version is None:
         pg_version = server.server_version(server.conninfo(settings)) if settings else target_pg_version()
     chain = history(location)
-    wanted = {resolve(r, location) for r in revisions}
+    wanted = {_revision_to_lint(r, location, chain) for r in revisions}
     selected = [r for r in chain if not wanted or r.revision in wanted]
     pg = str(pg_version)
     with tempfile.TemporaryDirectory(prefix="chatschema-lint-") as tmp:
