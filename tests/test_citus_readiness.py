@@ -103,3 +103,24 @@ def test_a_query_that_reads_messages_without_the_owner_is_named():
     no_owner = replace(s, sql=s.sql.replace("INSERT INTO messages (id, user_id,", "INSERT INTO messages (id,")
                        .replace("%(message_id)s, conv.user_id,", "%(message_id)s,"))
     assert [b.subject for b in query_blockers([no_owner])] == ["send_message.optimized"]
+
+
+def test_distribute_refuses_a_database_without_citus(at_head):
+    result = CliRunner().invoke(main, ["distribute", "--dry-run", "--dsn", at_head.dsn], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: the citus extension is not installed in this database (CREATE EXTENSION "
+                                     "citus, on a coordinator with its workers added); nothing was distributed")
+
+
+def test_check_names_a_recorded_distribution_the_database_does_not_have(at_head):
+    from chatschema.check import check
+    from chatschema.citus.distribute import CREATE_RECORD
+
+    assert check(at_head)[2] == []
+    with psycopg.connect(at_head.dsn, autocommit=True) as conn:
+        conn.execute(CREATE_RECORD)
+        conn.execute("INSERT INTO chatschema_distribution (table_name, distribution_column, shard_count) "
+                     "VALUES ('messages', 'user_id', 32)")
+    assert check(at_head)[2] == [
+        "Citus layout: messages recorded as distributed (chatschema_distribution), but the citus extension is "
+        "not installed"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Distributed", "LAYOUT", "HOT_OPERATIONS"]
+import psycopg
+
+__all__ = ["Distributed", "LAYOUT", "HOT_OPERATIONS", "is_distributed"]
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,12 @@ LAYOUT: tuple[Distributed, ...] = (
 
 HOT_OPERATIONS = ("list_conversations", "load_messages", "conversation_view", "send_message")
 """The catalog operations that must be router queries (one task, the owner's shard)."""
+
+
+def is_distributed(conn: psycopg.Connection) -> bool:
+    """Whether the database of ``conn`` is a Citus coordinator holding any of LAYOUT's tables."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() is None:
+        return False
+    row = conn.execute("SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::regclass::text = ANY(%s)",
+                       ([d.table for d in LAYOUT],)).fetchone()
+    return bool(row and row[0])

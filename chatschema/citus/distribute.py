@@ -138,7 +138,8 @@ def layout_differences(conn: psycopg.Connection) -> list[str]:
     if not expected:
         return []
     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() is None:
-        return [f"{len(expected)} tables were recorded as distributed, but the citus extension is not installed"]
+        tables = ", ".join(d.table for d in expected)
+        return [f"{tables} recorded as distributed (chatschema_distribution), but the citus extension is not installed"]
     with conn.cursor(row_factory=dict_row) as cur:
         actual = {r["table_name"]: r for r in cur.execute(_CITUS_LAYOUT).fetchall()}
     out = []

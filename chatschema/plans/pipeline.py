@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .. import migrate, server
 from .. import scratch as scratch_db
+from ..citus import is_distributed
 from ..errors import ConfigError, UnknownQuery
 from ..progress import Event, Progress
 from ..queries import Query, all_queries, by_name
@@ -197,14 +198,23 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
         for q in queries if q not in runnable
     )
     results: list[QueryResult] = []
+    with connect(info) as conn:
+        distributed = is_distributed(conn)
+    # Citus plans each execution of a distributed query with its values: it refuses a generic plan of a
+    # multi-table router query and PostgreSQL then keeps custom plans, so only those are checked.
+    modes = ("probe", "custom") if distributed else MODES
     if runnable:
         results, _ = verify_database(info, runnable, analyze=analyze, scratch=False,
-                                     statement_timeout_ms=_timeout(settings, 30_000), progress=progress)
+                                     statement_timeout_ms=_timeout(settings, 30_000), progress=progress,
+                                     modes=modes, inline_values=distributed)
     with connect(info) as conn:
         schema = check_schema(contracts, conn) if revision == head else []
         explainer = Explainer(conn, analyze=analyze, scratch=False)
         recorded = recorded_settings(conn, explainer)
     notes = ["growth not measured: it needs the scratch databases of the embedded server"]
+    if distributed:
+        notes.append("Citus: custom plans only (each execution is planned with its values; generic plans of "
+                     "distributed router queries are refused by Citus and never used)")
     if not analyze:
         notes.append("plain EXPLAIN: rows read are the planner's estimates, buffers unmeasured (--analyze measures)")
     return Report(
@@ -241,8 +251,10 @@ def show(
             needed = head if queries[0].revision == "head" else queries[0].revision
             raise ConfigError(f"{name} needs revision {needed}; {server.describe_target(info)} is at "
                               f"{revision or 'no revision'}")
+        with connect(info) as conn:
+            distributed = is_distributed(conn)
         results, _ = verify_database(info, queries, analyze=bool(analyze), scratch=False, modes=(mode,),
-                                     statement_timeout_ms=_timeout(settings, 30_000))
+                                     statement_timeout_ms=_timeout(settings, 30_000), inline_values=distributed)
     else:
         if scale not in SCALES:
             raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
