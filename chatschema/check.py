@@ -27,6 +27,7 @@ from .schema_catalog import Difference, differences, read_catalog, uncompared
 from .errors import ConfigError
 from .migrate.chain import check_known, connection, database_revision
 from .migrate.reference import revision_schemas
+from .citus.distribute import layout_differences
 from .migrations import MANAGED_TABLES
 from .models import metadata
 from .settings import Settings
@@ -186,7 +187,14 @@ def check(settings: Settings, *, allow: Iterable[str] = (),
             findings.append(f"the database is at revision {rev or '(none)'}, not at head {head}; run `chatschema upgrade`")
             return rev, head, findings
         found = head_differences(settings, conn, head, allow=allow, notes=notes)
+        # What `chatschema distribute` recorded against what Citus holds (nothing when never distributed).
+        raw = conn.connection.driver_connection
+        try:
+            layout = layout_differences(raw)
+        finally:
+            raw.rollback()
     findings.extend(str(d) for d in found)
+    findings.extend(f"Citus layout: {d}" for d in layout)
     return rev, head, findings
 
 

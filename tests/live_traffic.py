@@ -3,8 +3,9 @@
 Shared by tests/test_live_migration.py (a small populated database, under pytest) and
 tests/measure_live_migration.py (a seeded one, by hand). The rollout follows docs/design.md: the
 application inserts plain rows (today's INSERT) until 0003 has added the summary columns, then
-switches to the catalog's one-statement send (which keeps the summaries), and only then does 0004
-backfill.
+switches to the one-statement send (which keeps the summaries), and only then does 0004
+backfill; once 0009 has added messages.user_id it switches to the head send, which writes it, before
+0015 drops the trigger that filled it for the older send.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import psycopg
 from chatschema import migrate
 from chatschema import queries as catalog
 from chatschema.migrate import AppliedRevision
-from chatschema.queries import Statement
+from chatschema.queries import Statement, send_message
 from chatschema.settings import Settings
 
 __all__ = ["READERS", "WRITERS", "LiveRun", "Traffic", "p99", "upgrade_under_traffic"]
@@ -32,6 +33,7 @@ WRITERS, READERS = 4, 2
 PLAIN_INSERT: Statement = catalog.get("send_message", "today").preceding[1]
 _SEND = catalog.get("send_message")
 SEND = Statement(_SEND.sql, _SEND.params)  # at head: the one statement that keeps the summaries
+ROLLOUT_SEND = send_message.ROLLOUT_0003  # the same from 0003 until the application deploys the head send
 LIST_CONVERSATIONS = "SELECT id, title FROM conversations WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT 20"
 LOAD_MESSAGES = ("SELECT id, role, created_at FROM messages WHERE conversation_id = %s "
                  "ORDER BY created_at DESC, id DESC LIMIT 50")
@@ -42,11 +44,13 @@ class Traffic:
     dsn: str
     pairs: list[tuple[uuid.UUID, uuid.UUID]]  # (conversation, its user)
     use_send: threading.Event = field(default_factory=threading.Event)
+    use_head_send: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     acked: list[uuid.UUID] = field(default_factory=list)
     writes: list[tuple[float, float]] = field(default_factory=list)  # (started, seconds)
     reads: list[tuple[float, float]] = field(default_factory=list)
     switched: list[threading.Event] = field(default_factory=list)
+    switched_head: list[threading.Event] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
     def writer(self, n: int) -> None:
@@ -55,14 +59,16 @@ class Traffic:
         try:
             with psycopg.connect(self.dsn, autocommit=True) as conn:
                 while not self.stop.is_set():
-                    send = self.use_send.is_set()
+                    send, head = self.use_send.is_set(), self.use_head_send.is_set()
                     if send:
                         switched.set()  # no plain insert of this writer is in flight any more
+                    if head:
+                        self.switched_head[n].set()
                     cid, uid = rng.choice(self.pairs)
                     values = {"message_id": uuid.uuid4(), "conversation_id": cid, "user_id": uid,
                               "role": rng.choice(("user", "assistant")),
                               "content": f"live message from writer {n} " * rng.randint(1, 8)}
-                    statement = SEND if send else PLAIN_INSERT
+                    statement = SEND if head else ROLLOUT_SEND if send else PLAIN_INSERT
                     started = time.perf_counter()
                     row = conn.execute(statement.sql, statement.bind(values)).fetchone()
                     assert row is not None  # both RETURNING: no row means nothing was written
@@ -71,6 +77,7 @@ class Traffic:
         except BaseException as exc:
             self.errors.append(exc)
             switched.set()
+            self.switched_head[n].set()
 
     def reader(self, n: int) -> None:
         rng = random.Random(100 + n)
@@ -122,6 +129,7 @@ def upgrade_under_traffic(settings: Settings, *, quiet_s: float,
         pairs = conn.execute("SELECT id, user_id FROM conversations").fetchall()
     traffic = Traffic(settings.dsn, pairs)
     traffic.switched = [threading.Event() for _ in range(WRITERS)]
+    traffic.switched_head = [threading.Event() for _ in range(WRITERS)]
     threads = [threading.Thread(target=traffic.writer, args=(n,)) for n in range(WRITERS)]
     threads += [threading.Thread(target=traffic.reader, args=(n,)) for n in range(READERS)]
     warnings: list[str] = []
@@ -134,7 +142,11 @@ def upgrade_under_traffic(settings: Settings, *, quiet_s: float,
         # the application's rollout: every writer switches to the send statement before 0004
         traffic.use_send.set()
         assert all(e.wait(10) for e in traffic.switched), "a writer did not switch to the send statement"
-        applied = migrate.upgrade(settings, "head", on_warning=warnings.append, on_revision=on_revision)
+        applied = migrate.upgrade(settings, "0009", on_warning=warnings.append, on_revision=on_revision)
+        # and deploys the head send (it writes messages.user_id) before 0015 drops the fill trigger
+        traffic.use_head_send.set()
+        assert all(e.wait(10) for e in traffic.switched_head), "a writer did not switch to the head send"
+        applied += migrate.upgrade(settings, "head", on_warning=warnings.append, on_revision=on_revision)
         ended = time.perf_counter()
         time.sleep(quiet_s)
     finally:

@@ -69,19 +69,24 @@ def one_user(conn: psycopg.Connection, conversations: int = 1, messages_each: in
              messages: Iterable[tuple[str, str]] = ()) -> str:
     """User USER_ID owning ``conversations`` conversations titled 't', each with ``messages_each`` 'user'
     messages 'hi', and ``messages`` ((id, role) pairs, content 'x') in the first one, whose id it returns.
-    Works at every revision (only 0001's columns); commits on a non-autocommit connection."""
+    Works at every revision (0001's columns, and messages.user_id from 0009); commits on a non-autocommit
+    connection."""
+    owned = conn.execute("SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'user_id' "
+                         "AND NOT attisdropped").fetchone() is not None
+    owner_column, owner_value = (", user_id", ", %(user)s") if owned else ("", "")
     conn.execute("INSERT INTO users (id, name) VALUES (%s, 'u')", (USER_ID,))
     conn.execute("INSERT INTO conversations (id, user_id, title) SELECT gen_random_uuid(), %s, 't' "
                  "FROM generate_series(1, %s)", (USER_ID, conversations))
     if messages_each:
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content) "
-                     "SELECT gen_random_uuid(), id, 'user', 'hi' FROM conversations, generate_series(1, %s)",
-                     (messages_each,))
+        conn.execute(f"INSERT INTO messages (id, conversation_id, role, content{owner_column}) "
+                     f"SELECT gen_random_uuid(), id, 'user', 'hi'{owner_value} FROM conversations, "
+                     f"generate_series(1, %(n)s)", {"n": messages_each, "user": USER_ID})
     first = conn.execute("SELECT id::text FROM conversations ORDER BY id LIMIT 1").fetchone()
     assert first is not None
     for message_id, role in messages:
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content) VALUES (%s, %s, %s, 'x')",
-                     (message_id, first[0], role))
+        conn.execute(f"INSERT INTO messages (id, conversation_id, role, content{owner_column}) "
+                     f"VALUES (%(id)s, %(conv)s, %(role)s, 'x'{owner_value})",
+                     {"id": message_id, "conv": first[0], "role": role, "user": USER_ID})
     if not conn.autocommit:
         conn.commit()
     return first[0]

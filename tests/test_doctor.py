@@ -20,9 +20,9 @@ WITH conv AS (
        SET message_count = message_count + 1, last_activity_at = clock_timestamp(),
            last_message_id = %(mid)s, last_message_preview = left(%(content)s, 100)
      WHERE id = %(cid)s AND user_id = %(uid)s
- RETURNING id, last_message_id, last_activity_at)
-INSERT INTO messages (id, conversation_id, role, content, created_at)
-SELECT last_message_id, id, %(role)s, %(content)s, last_activity_at FROM conv RETURNING id
+ RETURNING id, user_id, last_message_id, last_activity_at)
+INSERT INTO messages (id, user_id, conversation_id, role, content, created_at)
+SELECT last_message_id, user_id, id, %(role)s, %(content)s, last_activity_at FROM conv RETURNING id
 """
 
 

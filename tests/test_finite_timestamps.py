@@ -8,6 +8,8 @@ that would make it fail before anything changes.
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -15,6 +17,7 @@ from psycopg import errors as pg_errors
 
 from chatschema import api, migrate
 from chatschema.cli import main
+from chatschema.queries import send_message
 from chatschema.vocabulary import EARLIEST, LATEST
 
 from .populate import USER_ID, one_user
@@ -86,9 +89,11 @@ def test_infinity_stops_the_send_order_before_0008(at_0007):
     with psycopg.connect(at_0007.dsn, autocommit=True) as conn:
         conn.execute("UPDATE conversations SET last_activity_at = 'infinity'")
         conv = conn.execute("SELECT id FROM conversations").fetchone()[0]
+        # the send an application runs at 0007 (the head send writes messages.user_id, from 0009)
+        values = {"content": "hi", "conversation_id": conv, "user_id": USER_ID, "role": "user"}
         for _ in range(2):
             with pytest.raises(psycopg.DataError):  # stored, then unloadable in its RETURNING
-                api.send_message(conn, USER_ID, conv, "user", "hi")
+                conn.execute(send_message.ROLLOUT_0003.sql, {**values, "message_id": uuid.uuid4()}).fetchone()
         stamps = conn.execute("SELECT created_at::text FROM messages WHERE content = 'hi'").fetchall()
         assert stamps == [("infinity",), ("infinity",)]
 
@@ -123,7 +128,8 @@ def test_upgrade_stops_before_changing_anything_naming_the_messages_0008_would_r
     # the lock policy: the scan of each VALIDATE lets reads and writes through, after the ADD has committed
     assert ('  ALTER TABLE "messages" VALIDATE CONSTRAINT "ck_messages_created_at_finite"\n      SHARE UPDATE EXCLUSIVE on '
             'messages (') in dry.output
-    assert dry.output.count("reads and writes continue [autocommit; lock_timeout 15min") == 4
+    of_0008 = dry.output[dry.output.index("\n0008  "):dry.output.index("\n0009  ")]
+    assert of_0008.count("reads and writes continue [autocommit; lock_timeout 15min") == 4
     # the twin: fixed rows, no warning, and the upgrade goes to head
     with psycopg.connect(at_0007.dsn, autocommit=True) as conn:
         conn.execute(f"UPDATE messages SET created_at = now() WHERE NOT ({EXPR})")

@@ -25,7 +25,7 @@ def test_the_diagram_has_every_table_column_and_foreign_key():
         for col in table.columns:
             assert f" {col.name}" in text
     assert '    users ||--o{ conversations : "user_id"' in text
-    assert '    conversations ||--o{ messages : "conversation_id"' in text
+    assert '    conversations ||--o{ messages : "user_id, conversation_id"' in text
     assert "        uuid conversation_id FK" in text and "        uuid id PK" in text
     assert '        uuid last_message_id "null"' in text
     assert "\n".join(er_diagram(models.metadata)) in SCHEMA_MD.read_text(encoding="utf-8")

@@ -41,8 +41,8 @@ def conversation(dsn: str, *, newest_in: str | None = None) -> tuple[uuid.UUID, 
         message = uuid.uuid4()
         with conn.transaction():
             conn.execute(
-                "INSERT INTO messages (id, conversation_id, role, content, created_at) "
-                "VALUES (%s, %s, 'user', 'from the future', now() + %s::interval)", (message, conv, newest_in))
+                "INSERT INTO messages (id, user_id, conversation_id, role, content, created_at) "
+                "VALUES (%s, %s, %s, 'user', 'from the future', now() + %s::interval)", (message, user, conv, newest_in))
             conn.execute(
                 "UPDATE conversations c SET message_count = 1, last_message_id = m.id, last_activity_at = m.created_at, "
                 "last_message_preview = m.content FROM messages m WHERE m.id = %s AND c.id = %s", (message, conv))

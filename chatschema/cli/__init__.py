@@ -191,4 +191,6 @@ def main() -> None:
 
 
 # Registers every command on ``main`` (each module adds its family).
-from . import adopt, backfill, bench, docs, export, migrate, plans, queries, retention, roles, schema, seed  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    adopt, backfill, bench, citus, docs, export, migrate, plans, queries, retention, roles, schema, seed,
+)

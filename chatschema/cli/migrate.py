@@ -183,8 +183,11 @@ def sql_(range_: str | None, lock_timeout: str | None, statement_timeout: str | 
 @click.option("--format", "format_", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="text for people, json for machines, sarif for code scanning, github for "
                                       "GitHub Actions annotations (each finding at its revision's file and line).")
+@click.option("--citus", is_flag=True, help="Instead: is the --dsn database (default: $DATABASE_URL, else the "
+                                            "embedded server) ready for Citus? Keys, foreign keys, triggers and "
+                                            "materialized views of the tables to distribute, and the hot queries.")
 def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, script_location: str | None,
-          format_: str) -> None:
+          format_: str, citus: bool) -> None:
     """Lint every revision (or the REVISIONs named), upgrade and downgrade, one at a time.
 
     Each revision's offline SQL goes through squawk; each finding names the revision and the
@@ -200,7 +203,15 @@ def lint_(revisions: tuple[str, ...], dsn: str | None, pg_version: int | None, s
     Example:
         chatschema lint --pg-version 15
         chatschema lint 0006 --dsn "$DATABASE_URL" --format json
+        chatschema lint --citus --dsn "$DATABASE_URL"
     """
+    if citus:
+        from ..citus.readiness import readiness
+        from .citus import render_readiness
+
+        settings = Settings.resolve(dsn=dsn)
+        render_readiness(readiness(settings), server.describe_target(settings.dsn))
+        return
     from ..migrate import lint as lint_mod
     from ..migrate.lint.formats import render
 

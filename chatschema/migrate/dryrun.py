@@ -170,7 +170,8 @@ def _statement_lines(rev: PlannedRevision, st: PlannedStatement, plan: Migration
         extra = ""
         if st.lock.dml and size is not None and size.rows:
             batch = settings.backfill_batch_size
-            extra = f"; row locks (FOR UPDATE) on one batch of {batch} at a time, ~{math.ceil(size.rows / batch):,} batches"
+            locks = "row locks (FOR UPDATE) on " if "FOR UPDATE" in st.sql.upper() else "no row locks, "
+            extra = f"; {locks}one batch of {batch} at a time, ~{math.ceil(size.rows / batch):,} batches"
         lines.append(f"      {lk.mode_name} on {on}: {lk.blocks}{extra} {context}")
     if st.lock.dml and plan.backfill is not None and not plan.backfill.finished:
         lines.append(f"      checkpoint: {plan.backfill.rows_done:,} conversations already done; the run resumes "

@@ -283,6 +283,8 @@ def classify(statement: str) -> StatementLock:
         return StatementLock(m.group(1).lower(), "online", (TableLock(_name(m.group(2)), "ShareUpdateExclusiveLock"),))
     if m := re.match(rf"CREATE (?:OR REPLACE )?(?:CONSTRAINT )?TRIGGER .*? ON ({_ID})", text, re.I):
         return StatementLock("create trigger", "strong", (TableLock(_name(m.group(1)), "ShareRowExclusiveLock"),), ddl=True)
+    if m := re.match(rf"DROP TRIGGER (?:IF EXISTS )?{_ID} ON ({_ID})", text, re.I):
+        return StatementLock("drop trigger", "strong", (TableLock(_name(m.group(1)), "AccessExclusiveLock"),), ddl=True)
     if m := re.match(rf"COMMENT ON (?:TABLE|COLUMN|INDEX|MATERIALIZED VIEW) ({_ID})", text, re.I):
         return StatementLock("comment", "online", (TableLock(_name(m.group(1)), "ShareUpdateExclusiveLock"),))
     if m := re.match(rf"LOCK (?:TABLE )?(?:ONLY )?({_ID})(?: IN ([A-Z ]+) MODE)?", text, re.I):
@@ -301,7 +303,7 @@ def classify(statement: str) -> StatementLock:
             tables = [_name(t) for t in re.findall(rf"\bFROM ({_ID})", text, re.I)]
             return StatementLock("select for update", "rows", tuple(TableLock(t, "RowShareLock") for t in tables))
         return StatementLock("query", "none")
-    if m := re.match(r"CREATE (?:SCHEMA|EXTENSION|TYPE|FUNCTION|OR REPLACE FUNCTION|SEQUENCE)\b", text, re.I):
+    if m := re.match(r"(?:CREATE|DROP) (?:SCHEMA|EXTENSION|TYPE|FUNCTION|OR REPLACE FUNCTION|SEQUENCE)\b", text, re.I):
         return StatementLock(m.group(0).lower(), "none")
     return StatementLock("unrecognised statement (assumed ACCESS EXCLUSIVE)", "strong", ddl=True)
 

@@ -6,8 +6,8 @@ legacy row (a ``function`` role) lets the upgrade run up to that revision and fa
 dry run) each CHECK a pending revision validates, or adds without NOT VALID, is evaluated against
 the table as it is: violating rows are counted and a few sampled, with the SQL that lists them.
 
-Only reads. A constraint whose columns a pending revision adds (their values come from a
-backfill) cannot be checked yet and is skipped.
+Only reads. A constraint whose columns a pending revision adds, or an earlier pending revision
+backfills (0010 fills messages.user_id before 0011 validates it), cannot be checked yet and is skipped.
 """
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ VALUE_CHARS = 40
 _TABLE = re.compile(r'^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?"?(?P<table>\w+)"?', re.IGNORECASE)
 _ADD = re.compile(r'ADD\s+CONSTRAINT\s+"?(?P<name>\w+)"?\s+CHECK\s*\(', re.IGNORECASE)
 _VALIDATE = re.compile(r'VALIDATE\s+CONSTRAINT\s+"?(?P<name>\w+)"?', re.IGNORECASE)
+_BACKFILL = re.compile(r'UPDATE\s+"?(?P<table>\w+)"?(?:\s+AS\s+\w+)?\s+SET\s+(?P<set>.+?)\s+FROM\b',
+                       re.IGNORECASE | re.DOTALL)
+
+
+def _backfilled(text: str) -> set[tuple[str, str]]:
+    """(table, column) pairs a batched backfill's UPDATE ... SET ... FROM writes."""
+    return {(m["table"], c) for m in _BACKFILL.finditer(text) for c in re.findall(r"(?:^|,)\s*(\w+)\s*=", m["set"])}
 
 _NOT_VALID = """
 SELECT c.conname AS name, c.conrelid::regclass::text AS table_name, pg_get_expr(c.conbin, c.conrelid) AS expr
@@ -70,7 +77,7 @@ def _may_touch_constraints(rev: RevisionInfo) -> bool:
         text = Path(rev.path).read_text().lower()
     except OSError:
         return True
-    return "constraint" in text or "check" in text
+    return "constraint" in text or "check" in text or "backfill" in text
 
 
 def _checks(revisions: list[RevisionInfo], settings: Settings | None, location: str,
@@ -78,10 +85,16 @@ def _checks(revisions: list[RevisionInfo], settings: Settings | None, location: 
     """(revision, constraint, table, expression) of every CHECK the revisions try against existing rows."""
     expressions = dict(known)
     found: list[tuple[str, str, str, str]] = []
+    filled: set[tuple[str, str]] = set()
+
+    def later_filled(table: str, expr: str) -> bool:
+        return any((table, word) in filled for word in re.findall(r"\w+", expr))
+
     for rev in revisions:
         if not _may_touch_constraints(rev):
             continue
         for item in render(f"{rev.down_revision or 'base'}:{rev.revision}", settings, location=location):
+            filled |= _backfilled(item.sql)
             table = _TABLE.match(item.sql)
             if table is None:
                 continue
@@ -90,11 +103,13 @@ def _checks(revisions: list[RevisionInfo], settings: Settings | None, location: 
                 rest = item.sql[add.end() + len(raw) + 1:].lstrip()
                 expr = " ".join(raw.split())  # one line in messages, however the revision wraps it
                 expressions[add["name"]] = (table["table"], expr)
-                if not rest.upper().startswith("NOT VALID"):
+                if not rest.upper().startswith("NOT VALID") and not later_filled(table["table"], expr):
                     found.append((rev.revision, add["name"], table["table"], expr))
             for validate in _VALIDATE.finditer(item.sql):
                 if validate["name"] in expressions:
                     tbl, expr = expressions[validate["name"]]
+                    if later_filled(tbl, expr):
+                        continue
                     found.append((rev.revision, validate["name"], tbl, expr))
     return found
 

@@ -7,8 +7,8 @@ checkpoint) imports them from here.
 
 from __future__ import annotations
 
-__all__ = ["VERSION_TABLE", "LEGACY_VERSION_TABLE", "CHECKPOINT_TABLE", "STAMP_TABLE", "BOOKKEEPING_TABLES",
-           "MANAGED_TABLES"]
+__all__ = ["VERSION_TABLE", "LEGACY_VERSION_TABLE", "CHECKPOINT_TABLE", "STAMP_TABLE", "DISTRIBUTION_TABLE",
+           "BOOKKEEPING_TABLES", "MANAGED_TABLES"]
 
 VERSION_TABLE = "chatschema_version"
 """chatschema's record of the database's revision (Alembic's ``version_table``). Its own name, so that
@@ -25,7 +25,10 @@ CHECKPOINT_TABLE = "chatschema_backfill"
 STAMP_TABLE = "chatschema_stamp"
 """The revision ``stamp`` adopted a database at (``chatschema.migrate.stamped``): downgrades stop there."""
 
-BOOKKEEPING_TABLES = (VERSION_TABLE, CHECKPOINT_TABLE, STAMP_TABLE)
+DISTRIBUTION_TABLE = "chatschema_distribution"
+"""What ``chatschema distribute`` put on Citus: each table, its distribution column, what it is co-located with."""
+
+BOOKKEEPING_TABLES = (VERSION_TABLE, CHECKPOINT_TABLE, STAMP_TABLE, DISTRIBUTION_TABLE)
 """chatschema's own tables: not part of the schema the models describe."""
 
 MANAGED_TABLES = ("users", "conversations", "messages")

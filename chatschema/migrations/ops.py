@@ -34,6 +34,7 @@ from chatschema.settings import Settings
 
 __all__ = [
     "create_index_concurrently",
+    "create_unique_index_concurrently",
     "drop_index_concurrently",
     "validate_constraint",
     "validate_constraint_committed",
@@ -42,7 +43,9 @@ __all__ = [
     "assert_index_valid",
     "BatchedBackfill",
     "SUMMARY_BACKFILL",
+    "MESSAGE_USER_ID_BACKFILL",
     "backfill",
+    "forget_backfill",
     "drop_checkpoint_table",
 ]
 
@@ -143,6 +146,19 @@ def create_index_concurrently(name: str, table: str, definition: str) -> None:
     _drop_leftover(name)
     concurrently = "" if _single_transaction() else " CONCURRENTLY"
     op.execute(f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {table} {definition}")
+    op.execute(assert_index_valid(name))
+    op.execute(short_lock)
+    op.execute(short_stmt)
+
+
+def create_unique_index_concurrently(name: str, table: str, definition: str) -> None:
+    """As create_index_concurrently, for a UNIQUE index (revision 0012: the keys that contain user_id)."""
+    long_lock, long_stmt = _timeouts(concurrent=True)
+    short_lock, short_stmt = _timeouts(concurrent=False)
+    op.execute(long_lock)
+    op.execute(long_stmt)
+    _drop_leftover(name)
+    op.execute(f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} {definition}")
     op.execute(assert_index_valid(name))
     op.execute(short_lock)
     op.execute(short_stmt)
@@ -280,6 +296,25 @@ UPDATE conversations AS c
 """,
 )
 
+# Revision 0010: each message's owner copied from its conversation. No row locks, unlike the summary
+# backfill: the application never updates a message, a conversation's owner never changes, and every
+# row inserted since 0009 already has its user_id (the send writes it, the fill trigger covers the
+# older send), so there is no concurrent writer to wait for. Rows already right are not rewritten.
+MESSAGE_USER_ID_BACKFILL = BatchedBackfill(
+    name="message_user_ids",
+    table="messages",
+    lock_first="SELECT id FROM messages ORDER BY id LIMIT %(n)s",
+    lock_next="SELECT id FROM messages WHERE id > %(after)s ORDER BY id LIMIT %(n)s",
+    apply="""
+UPDATE messages AS m
+   SET user_id = c.user_id
+  FROM unnest(%(ids)s::uuid[]) AS b(id), conversations AS c
+ WHERE m.id = b.id
+   AND c.id = m.conversation_id
+   AND m.user_id IS DISTINCT FROM c.user_id
+""",
+)
+
 
 def _offline_backfill(spec: BatchedBackfill, batch_size: int, pause_s: float) -> list[str]:
     """The backfill as SQL for `chatschema sql`: a DO block that commits after every batch.
@@ -364,6 +399,16 @@ def _backfill_in_transaction(spec: BatchedBackfill, batch_size: int) -> None:
         bind.exec_driver_sql(SAVE_CHECKPOINT, {"name": spec.name, "last": after, "n": len(ids)})
     for statement in FINISH_CHECKPOINT:
         bind.exec_driver_sql(statement, {"name": spec.name})
+
+
+def forget_backfill(spec: BatchedBackfill) -> str:
+    """The statement that forgets ``spec``'s checkpoint (if the table is there), so a re-upgrade reruns it."""
+    return f"""DO $$
+BEGIN
+    IF to_regclass('{CHECKPOINT_TABLE}') IS NOT NULL THEN
+        DELETE FROM {CHECKPOINT_TABLE} WHERE name = '{spec.name}';
+    END IF;
+END $$"""
 
 
 def drop_checkpoint_table() -> None:

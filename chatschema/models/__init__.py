@@ -1,6 +1,7 @@
 """SQLModel models of the schema at head (the newest revision).
 
-Primary keys are UUIDs, as the application generates them. Timestamps are ``timestamptz``:
+Primary keys are UUIDs, as the application generates them; conversations' and messages' are
+(id, user_id) (revision 0015): Citus requires the owner's user_id, its distribution column, in every key. Timestamps are ``timestamptz``:
 every instant is stored in UTC and analytics cut days in UTC explicitly.
 """
 
@@ -48,6 +49,7 @@ class User(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
+        sa.PrimaryKeyConstraint("id", "user_id", name="conversations_pkey"),
         *_indexes("conversations"),
         sa.CheckConstraint("message_count >= 0", name="ck_conversations_message_count"),
         sa.CheckConstraint(
@@ -58,7 +60,7 @@ class Conversation(SQLModel, table=True):
         {"postgresql_with": {"autovacuum_vacuum_scale_factor": "0.02"}},
     )
 
-    id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, primary_key=True))
+    id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, nullable=False))
     user_id: uuid.UUID = Field(
         sa_column=sa.Column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     )
@@ -77,6 +79,12 @@ class Conversation(SQLModel, table=True):
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
+        sa.PrimaryKeyConstraint("id", "user_id", name="messages_pkey"),
+        # The owner's key: a message's user_id is its conversation's (co-location on Citus).
+        sa.ForeignKeyConstraint(
+            ["user_id", "conversation_id"], ["conversations.user_id", "conversations.id"],
+            name="fk_messages_conversation_owner", ondelete="CASCADE",
+        ),
         *_indexes("messages"),
         sa.CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="ck_messages_role"),
         # Instants psycopg can load (revision 0008): no 'infinity', no BC, no year 10000.
@@ -84,13 +92,12 @@ class Message(SQLModel, table=True):
         {"postgresql_with": {"autovacuum_vacuum_insert_scale_factor": "0.02"}},
     )
 
-    id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, primary_key=True))
-    conversation_id: uuid.UUID = Field(
-        sa_column=sa.Column(sa.Uuid, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
-    )
+    id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, nullable=False))
+    conversation_id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, nullable=False))
     role: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     content: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = Field(sa_column=_ts())
+    user_id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid, nullable=False))
 
 
 metadata: sa.MetaData = SQLModel.metadata

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .. import migrate, server
 from .. import scratch as scratch_db
+from ..citus import is_distributed
 from ..errors import ConfigError, UnknownQuery
 from ..progress import Event, Progress
 from ..queries import Query, all_queries, by_name
@@ -202,14 +203,23 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
     ) + _unplannable_writes(info, runnable)
     runnable = [q for q in runnable if q.name not in {name for name, _ in skipped}]
     results: list[QueryResult] = []
+    with connect(info) as conn:
+        distributed = is_distributed(conn)
+    # Citus plans each execution of a distributed query with its values: it refuses a generic plan of a
+    # multi-table router query and PostgreSQL then keeps custom plans, so only those are checked.
+    modes = ("probe", "custom") if distributed else MODES
     if runnable:
         results, _ = verify_database(info, runnable, analyze=analyze, scratch=False,
-                                     statement_timeout_ms=_timeout(settings, 30_000), progress=progress)
+                                     statement_timeout_ms=_timeout(settings, 30_000), progress=progress,
+                                     modes=modes, inline_values=distributed)
     with connect(info) as conn:
         schema = check_schema(contracts, conn) if revision == head else []
         explainer = Explainer(conn, analyze=analyze, scratch=False)
         recorded = recorded_settings(conn, explainer)
     notes = ["growth not measured: it needs the scratch databases of the embedded server"]
+    if distributed:
+        notes.append("Citus: custom plans only (each execution is planned with its values; generic plans of "
+                     "distributed router queries are refused by Citus and never used)")
     if not analyze:
         notes.append("plain EXPLAIN: rows read are the planner's estimates, buffers unmeasured (--analyze measures)")
     return Report(
@@ -262,8 +272,10 @@ def show(
             needed = head if queries[0].revision == "head" else queries[0].revision
             raise ConfigError(f"{name} needs revision {needed}; {server.describe_target(info)} is at "
                               f"{revision or 'no revision'}")
+        with connect(info) as conn:
+            distributed = is_distributed(conn)
         results, _ = verify_database(info, queries, analyze=bool(analyze), scratch=False, modes=(mode,),
-                                     statement_timeout_ms=_timeout(settings, 30_000))
+                                     statement_timeout_ms=_timeout(settings, 30_000), inline_values=distributed)
     else:
         check_plan_scale(scale, messages, command="plans show")
         results, _, info = scratch_run(scratch_db.fresh(settings, database), queries, scale=scale, messages=messages,

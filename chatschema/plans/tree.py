@@ -243,7 +243,9 @@ def _unshard(name: str | None) -> str | None:
 
 
 def _node(raw: Mapping[str, Any], path: tuple[int, ...], has_disabled_key: bool, *, in_task: bool = False) -> PlanNode:
-    task_roots, local = _task_plans(raw), list(raw.get("Plans", ()))
+    # Citus's INSERT ... SELECT (pulled to the coordinator) shows the SELECT's plan under "Select Query".
+    selected = [d["Plan"] for d in raw.get("Select Query") or () if isinstance(d, Mapping) and "Plan" in d]
+    task_roots, local = _task_plans(raw), [*raw.get("Plans", ()), *selected]
     children = tuple(
         _node(child, path + (i,), has_disabled_key, in_task=in_task or i >= len(local))
         for i, child in enumerate(local + task_roots)

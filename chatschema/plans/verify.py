@@ -162,6 +162,7 @@ def verify_database(
     modes: Sequence[str] = MODES,
     progress: Progress | None = None,
     data: DataPoints | None = None,
+    inline_values: bool = False,
 ) -> tuple[list[QueryResult], DataPoints]:
     """Verify ``queries`` on the database at ``info`` as it is (revision, data, statistics)."""
     # Reads first: on the scratch database a measured write runs (and is rolled back), and its dead
@@ -171,7 +172,8 @@ def verify_database(
     results = []
     with connect(info) as conn:
         data = data or data_points(conn)
-        explainer = Explainer(conn, analyze=analyze, scratch=scratch, statement_timeout_ms=statement_timeout_ms)
+        explainer = Explainer(conn, analyze=analyze, scratch=scratch, statement_timeout_ms=statement_timeout_ms,
+                              inline_values=inline_values)
         for i, query in enumerate(ordered):
             if progress:
                 progress(f"verify {query.name}", i, len(ordered))

@@ -45,7 +45,7 @@ RECENT_FIRST = IndexUse("ix_messages_conversation_recent", "messages", cond=("co
 # scan on (user_id, id) for an owner with few conversations: as cheap, and skip-scan-searches
 # catches it when it is not.
 CONVERSATION_BY_ID = IndexUse(
-    "conversations_pkey", "conversations", cond=("id",), also=("ix_conversations_user_activity",),
+    "conversations_pkey", "conversations", cond=("user_id", "id"), also=("ix_conversations_user_activity",),
 )
 
 # Revision 0001's indexes where they serve a lookup of today's queries (required by the probe only:

@@ -98,6 +98,8 @@ OPTIMIZED = Query(
     revision="head",
     contract=page_contract(RECENT_FIRST, CONVERSATION_BY_ID, summary=SUMMARY),
     # The messages by the bound %(conversation_id)s rather than c.id, as in load_messages.optimized.
+    # messages.user_id = the owner (revision 0009 on): on Citus it puts the subquery on the owner's
+    # shard, so the whole read is one router task; on one node it is a Filter on rows the page reads anyway.
     sql="""
 SELECT c.id,
        c.title,
@@ -113,6 +115,7 @@ LEFT JOIN LATERAL (
     SELECT id, role, content, created_at
     FROM messages
     WHERE conversation_id = %(conversation_id)s
+      AND user_id = %(user_id)s
     ORDER BY created_at DESC, id DESC
     LIMIT %(limit)s
 ) AS m ON true
@@ -120,7 +123,7 @@ WHERE c.id = %(conversation_id)s
   AND c.user_id = %(user_id)s
 ORDER BY m.created_at DESC, m.id DESC
 """,
-    params=("conversation_id", "limit", "user_id"),
+    params=("conversation_id", "user_id", "limit"),
     notes=(
         "One round trip: primary-key probe with the owner check, then the newest limit messages from "
         "ix_messages_conversation_recent. limit = 21 (20 + 1 for has_more); the next page is load_messages "

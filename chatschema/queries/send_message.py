@@ -16,6 +16,7 @@ __all__ = [
     "OPTIMIZED",
     "OUTCOMES",
     "RACE_LOSER",
+    "ROLLOUT_0003",
     "QUERIES",
 ]
 
@@ -91,8 +92,8 @@ OPTIMIZED = Query(
     revision="head",
     contract=Contract(
         page_rows=1,
-        uses=(IndexUse("conversations_pkey", "conversations", cond=("id",)),
-              IndexUse("messages_pkey", "messages", cond=("id",))),
+        uses=(IndexUse("conversations_pkey", "conversations", cond=("user_id", "id")),
+              IndexUse("messages_pkey", "messages", cond=("user_id", "id"))),
         max_rows_read=6,
         max_buffers=100,
         summary=SUMMARY,
@@ -113,20 +114,27 @@ OPTIMIZED = Query(
     #    row is read in this statement's snapshot: when its writer committed after that snapshot was
     #    taken (the retry raced the original), the LEFT JOIN gives NULLs and the API reads it with
     #    RACE_LOSER, a second round trip that only a lost race needs.
+    # Distribution-ready (revisions 0009 on): messages.user_id is the conversation's owner, and every
+    # table access names user_id so Citus routes the statement to one shard. ON CONFLICT names no
+    # target: the key is (id) until 0015 and (id, user_id) from it, and the application deploys this
+    # send from 0009 on (docs/design.md "Distribution-ready keys"), so a named target fits only part of
+    # the range. Citus refuses STABLE functions applied to a column (timestamptz + interval), so the
+    # microsecond is added in UTC wall time, where timestamp + interval and AT TIME ZONE are IMMUTABLE.
     sql=f"""
 WITH conv AS (
-    SELECT id, last_activity_at
+    SELECT id, user_id, last_activity_at
       FROM conversations
      WHERE id = %(conversation_id)s
        AND user_id = %(user_id)s
        FOR UPDATE
 ),
 msg AS (
-    INSERT INTO messages (id, conversation_id, role, content, created_at)
-    SELECT %(message_id)s, conv.id, %(role)s, %(content)s,
-           greatest(statement_timestamp(), conv.last_activity_at + interval '1 microsecond')
+    INSERT INTO messages (id, user_id, conversation_id, role, content, created_at)
+    SELECT %(message_id)s, conv.user_id, conv.id, %(role)s, %(content)s,
+           greatest(statement_timestamp(),
+                    ((conv.last_activity_at AT TIME ZONE 'UTC') + interval '1 microsecond') AT TIME ZONE 'UTC')
     FROM conv
-    ON CONFLICT (id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id, conversation_id, role, created_at
 ),
 summary AS (
@@ -138,6 +146,7 @@ summary AS (
            updated_at           = now()
       FROM msg
      WHERE conversations.id = msg.conversation_id
+       AND conversations.user_id = %(user_id)s
     RETURNING conversations.id
 )
 SELECT id, conversation_id, role, created_at, 'stored' AS outcome
@@ -146,7 +155,7 @@ UNION ALL
 SELECT m.id, m.conversation_id, m.role, m.created_at,
        {_COMPARED} AS outcome
 FROM conv
-LEFT JOIN messages AS m ON m.id = %(message_id)s
+LEFT JOIN messages AS m ON m.id = %(message_id)s AND m.user_id = %(user_id)s
 WHERE NOT EXISTS (SELECT FROM msg)
 """,
     params=("conversation_id", "user_id", "message_id", "role", "content"),
@@ -155,7 +164,9 @@ WHERE NOT EXISTS (SELECT FROM msg)
         "message_id is the client's idempotency key (the API generates one when none is given): a retry "
         "of a stored id returns the stored message and writes nothing; the same id with another "
         "conversation, role or content is refused. A retry racing its original from another connection "
-        "needs a second round trip (RACE_LOSER) to read the row its snapshot could not see."
+        "needs a second round trip (RACE_LOSER) to read the row its snapshot could not see. Writes "
+        "messages.user_id: needs revision 0009 or later (before it, ROLLOUT_0003 is the send; "
+        "docs/design.md \"Distribution-ready keys\")."
     ),
 )
 
@@ -169,6 +180,30 @@ WHERE m.id = %(message_id)s
     params=("conversation_id", "role", "content", "message_id"),
     purpose="only after a lost race: the stored message, committed after the send's snapshot",
 )
+
+ROLLOUT_0003 = Statement(
+    sql="""
+WITH conv AS (
+    UPDATE conversations
+       SET message_count        = message_count + 1,
+           last_activity_at     = greatest(statement_timestamp(), last_activity_at + interval '1 microsecond'),
+           last_message_id      = %(message_id)s,
+           last_message_preview = left(%(content)s, 100),
+           updated_at           = now()
+     WHERE id = %(conversation_id)s
+       AND user_id = %(user_id)s
+    RETURNING id, last_activity_at
+)
+INSERT INTO messages (id, conversation_id, role, content, created_at)
+SELECT %(message_id)s, conv.id, %(role)s, %(content)s, conv.last_activity_at
+FROM conv
+RETURNING id, conversation_id, role, created_at
+""",
+    params=("message_id", "content", "conversation_id", "user_id", "role"),
+    purpose="the send of revisions 0003-0014: keeps the summaries, leaves messages.user_id to 0009's trigger",
+)
+"""The send an application runs from revision 0003 until it deploys the head send, which may be any time
+between revisions 0009 and 0014 (0015 drops the trigger that fills user_id for it). History: frozen."""
 
 QUERIES = (TODAY, OPTIMIZED)
 """Its queries in catalog order: by operation, then today, seed_proposal, optimized."""

@@ -40,7 +40,7 @@ from ..errors import ChatSchemaError, ConfigError, LockTimeout, UnknownRevision
 from ..migrations import VERSION_TABLE
 from ..progress import Progress
 from . import defer, load
-from .interesting import SUMMARY_COLUMNS, InterestingRows, has_summaries, interesting_ids
+from .interesting import SUMMARY_COLUMNS, InterestingRows, has_message_owner, has_summaries, interesting_ids
 from .scales import SCALES, Scale, check_seed, plan_params, resolve_scale
 from .settle import settle
 
@@ -199,8 +199,9 @@ def _load(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], scale: S
                       run.counter("conversations", scale.conversations))
     run.phase("users and conversations")
 
-    load.copy_windows(pool, loader, generators, load.MESSAGE_ROWS.copy_in(freeze),
-                      load.message_jobs(params, scale, span, max_span, len(generators)),
+    messages = load.MESSAGE_ROWS if has_message_owner(loader) else load.MESSAGE_ROWS.without(("user_id",))
+    load.copy_windows(pool, loader, generators, messages.copy_in(freeze),
+                      load.message_jobs(params, scale, span, max_span, len(generators), messages),
                       run.counter("messages", scale.messages))
     run.phase("messages")
 

@@ -18,7 +18,7 @@ from psycopg.rows import class_row, dict_row
 from ..errors import ConfigError
 from .statements import read
 
-__all__ = ["InterestingRows", "SUMMARY_COLUMNS", "has_summaries", "interesting_ids"]
+__all__ = ["InterestingRows", "SUMMARY_COLUMNS", "has_message_owner", "has_summaries", "interesting_ids"]
 
 SUMMARY_COLUMNS = ("last_activity_at", "message_count", "last_message_id", "last_message_preview")
 """The conversation summary columns revision 0003 adds: the seed writes them when they exist."""
@@ -77,6 +77,14 @@ def has_summaries(conn: psycopg.Connection) -> bool:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(HAS_SUMMARIES, (list(SUMMARY_COLUMNS),)).fetchone()
     return row is not None and int(row["present"]) == len(SUMMARY_COLUMNS)
+
+
+def has_message_owner(conn: psycopg.Connection) -> bool:
+    """Whether ``messages`` has user_id (revision 0009 on)."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attname = 'user_id' AND NOT attisdropped"
+    ).fetchone()
+    return row is not None
 
 
 def interesting_ids(conn: psycopg.Connection) -> InterestingRows:

@@ -135,7 +135,8 @@ CONVERSATION_ROWS = Rows(
 )
 MESSAGE_ROWS = Rows(
     "messages",
-    (("id", "uuid"), ("conversation_id", "uuid"), ("role", "text"), ("created_at", "timestamptz"), ("content", "text")),
+    (("id", "uuid"), ("conversation_id", "uuid"), ("user_id", "uuid"), ("role", "text"), ("created_at", "timestamptz"),
+     ("content", "text")),
     ("created_at", "g"),
 )
 
@@ -200,10 +201,11 @@ def conversation_jobs(rows: Rows, params: dict[str, Any], scale: Scale, span: in
     ]
 
 
-def message_jobs(params: dict[str, Any], scale: Scale, span: int, max_span: int, generators: int) -> list[Job]:
+def message_jobs(params: dict[str, Any], scale: Scale, span: int, max_span: int, generators: int,
+                 rows: Rows = MESSAGE_ROWS) -> list[Job]:
     """The messages in time windows of about CHUNK_MESSAGES, at least MIN_WINDOWS and one per generating session."""
     windows = _windows(span, max(MIN_WINDOWS, generators, math.ceil(scale.messages / CHUNK_MESSAGES)))
-    statement = MESSAGE_ROWS.chunks(SELECT_MESSAGES)
+    statement = rows.chunks(SELECT_MESSAGES)
     return [
         (statement, {**params, "max_span": max_span, "a": a, "b": b,
                      "step": _step(b - a, scale.messages / len(windows))})

@@ -4,6 +4,207 @@ SET statement_timeout = '60000ms';
 
 BEGIN;
 
+-- Running downgrade 0017 -> 0016
+
+ALTER MATERIALIZED VIEW daily_message_totals RENAME TO daily_message_totals_next;
+
+ALTER INDEX ux_daily_message_totals RENAME TO ux_daily_message_totals_next;
+
+ALTER MATERIALIZED VIEW user_daily_messages RENAME TO user_daily_messages_next;
+
+ALTER INDEX ux_user_daily_messages RENAME TO ux_user_daily_messages_next;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_daily_messages AS
+        SELECT c.user_id,
+               (m.created_at AT TIME ZONE 'UTC')::date                 AS day,
+               count(*)::bigint                                         AS messages,
+               count(*) FILTER (WHERE m.role = 'user')::bigint          AS user_messages,
+               count(*) FILTER (WHERE m.role = 'assistant')::bigint     AS assistant_messages,
+               count(DISTINCT m.conversation_id)::bigint                AS active_conversations
+        FROM messages m
+        JOIN conversations c ON c.id = m.conversation_id
+        GROUP BY c.user_id, (m.created_at AT TIME ZONE 'UTC')::date
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_user_daily_messages ON user_daily_messages (user_id, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_message_totals AS
+        SELECT day,
+               sum(messages)::bigint             AS messages,
+               count(*)::bigint                  AS active_users,
+               sum(active_conversations)::bigint AS active_conversations
+        FROM user_daily_messages
+        GROUP BY day
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_daily_message_totals ON daily_message_totals (day);
+
+COMMIT;
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "user_daily_messages";
+
+SET statement_timeout = '60000ms';
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "daily_message_totals";
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0016' WHERE chatschema_version.version_num = '0017';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0016 -> 0015
+
+DROP MATERIALIZED VIEW IF EXISTS daily_message_totals_next;
+
+DROP MATERIALIZED VIEW IF EXISTS user_daily_messages_next;
+
+UPDATE chatschema_version SET version_num='0015' WHERE chatschema_version.version_num = '0016';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0015 -> 0014
+
+CREATE FUNCTION chatschema_messages_fill_user_id() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.user_id IS NULL THEN
+                SELECT c.user_id INTO NEW.user_id FROM conversations c WHERE c.id = NEW.conversation_id;
+            END IF;
+            RETURN NEW;
+        END
+        $$;
+
+CREATE TRIGGER chatschema_messages_fill_user_id BEFORE INSERT ON messages
+        FOR EACH ROW EXECUTE FUNCTION chatschema_messages_fill_user_id();
+
+ALTER TABLE messages DROP CONSTRAINT fk_messages_conversation_owner;
+
+CREATE UNIQUE INDEX ux_conversations_id_user_id ON conversations (id, user_id);
+
+CREATE UNIQUE INDEX ux_messages_id_user_id ON messages (id, user_id);
+
+ALTER TABLE messages DROP CONSTRAINT messages_pkey, ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+ALTER TABLE conversations DROP CONSTRAINT conversations_pkey, ADD CONSTRAINT conversations_pkey PRIMARY KEY (id);
+
+ALTER TABLE messages
+            ADD CONSTRAINT messages_conversation_id_fkey FOREIGN KEY (conversation_id)
+            REFERENCES conversations (id) ON DELETE CASCADE,
+            ADD CONSTRAINT fk_messages_conversation_owner FOREIGN KEY (user_id, conversation_id)
+            REFERENCES conversations (user_id, id) ON DELETE CASCADE;
+
+UPDATE chatschema_version SET version_num='0014' WHERE chatschema_version.version_num = '0015';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0014 -> 0013
+
+UPDATE chatschema_version SET version_num='0013' WHERE chatschema_version.version_num = '0014';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0013 -> 0012
+
+ALTER TABLE messages DROP CONSTRAINT IF EXISTS fk_messages_conversation_owner;
+
+ALTER TABLE messages ADD CONSTRAINT ck_messages_user_id_not_null CHECK (user_id IS NOT NULL) NOT VALID;
+
+ALTER TABLE messages ALTER COLUMN user_id DROP NOT NULL;
+
+UPDATE chatschema_version SET version_num='0012' WHERE chatschema_version.version_num = '0013';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0012 -> 0011
+
+COMMIT;
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DROP INDEX CONCURRENTLY IF EXISTS "ux_messages_id_user_id";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DROP INDEX CONCURRENTLY IF EXISTS "ux_conversations_id_user_id";
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0011' WHERE chatschema_version.version_num = '0012';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0011 -> 0010
+
+UPDATE chatschema_version SET version_num='0010' WHERE chatschema_version.version_num = '0011';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0010 -> 0009
+
+DO $$
+BEGIN
+    IF to_regclass('chatschema_backfill') IS NOT NULL THEN
+        DELETE FROM chatschema_backfill WHERE name = 'message_user_ids';
+    END IF;
+END $$;
+
+UPDATE chatschema_version SET version_num='0009' WHERE chatschema_version.version_num = '0010';
+
+COMMIT;
+
+BEGIN;
+
+-- Running downgrade 0009 -> 0008
+
+DROP TRIGGER IF EXISTS chatschema_messages_fill_user_id ON messages;
+
+DROP FUNCTION IF EXISTS chatschema_messages_fill_user_id();
+
+DROP STATISTICS IF EXISTS st_messages_owner;
+
+ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_user_id_not_null,
+            DROP COLUMN IF EXISTS user_id;
+
+UPDATE chatschema_version SET version_num='0008' WHERE chatschema_version.version_num = '0009';
+
+COMMIT;
+
+BEGIN;
+
 -- Running downgrade 0008 -> 0007
 
 ALTER TABLE messages

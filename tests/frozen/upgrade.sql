@@ -397,3 +397,301 @@ UPDATE chatschema_version SET version_num='0008' WHERE chatschema_version.versio
 
 COMMIT;
 
+BEGIN;
+
+-- Running upgrade 0008 -> 0009
+
+ALTER TABLE messages
+            ADD COLUMN user_id uuid,
+            ADD CONSTRAINT ck_messages_user_id_not_null CHECK (user_id IS NOT NULL) NOT VALID;
+
+CREATE STATISTICS IF NOT EXISTS st_messages_owner (dependencies) ON conversation_id, user_id FROM messages;
+
+CREATE FUNCTION chatschema_messages_fill_user_id() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.user_id IS NULL THEN
+                SELECT c.user_id INTO NEW.user_id FROM conversations c WHERE c.id = NEW.conversation_id;
+            END IF;
+            RETURN NEW;
+        END
+        $$;
+
+CREATE TRIGGER chatschema_messages_fill_user_id BEFORE INSERT ON messages
+        FOR EACH ROW EXECUTE FUNCTION chatschema_messages_fill_user_id();
+
+UPDATE chatschema_version SET version_num='0009' WHERE chatschema_version.version_num = '0008';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0009 -> 0010
+
+COMMIT;
+
+CREATE TABLE IF NOT EXISTS chatschema_backfill (
+    name        text PRIMARY KEY,
+    last_id     uuid,
+    rows_done   bigint NOT NULL DEFAULT 0,
+    finished_at timestamptz,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+DO $$
+DECLARE
+    after uuid;
+    ids uuid[];
+    finished timestamptz;
+BEGIN
+    SELECT last_id, finished_at INTO after, finished FROM chatschema_backfill WHERE name = 'message_user_ids';
+    IF finished IS NOT NULL THEN
+        RETURN;
+    END IF;
+    LOOP
+        IF after IS NULL THEN
+            SELECT array_agg(id) INTO ids FROM (
+                SELECT id FROM messages ORDER BY id LIMIT 2000) AS batch;
+        ELSE
+            SELECT array_agg(id) INTO ids FROM (
+                SELECT id FROM messages WHERE id > after ORDER BY id LIMIT 2000) AS batch;
+        END IF;
+        EXIT WHEN ids IS NULL;
+        UPDATE messages AS m
+   SET user_id = c.user_id
+  FROM unnest(ids::uuid[]) AS b(id), conversations AS c
+ WHERE m.id = b.id
+   AND c.id = m.conversation_id
+   AND m.user_id IS DISTINCT FROM c.user_id;
+        after := ids[array_upper(ids, 1)];
+        INSERT INTO chatschema_backfill (name, last_id, rows_done, updated_at)
+        VALUES ('message_user_ids', after, array_length(ids, 1), now())
+        ON CONFLICT (name) DO UPDATE SET last_id = EXCLUDED.last_id,
+            rows_done = chatschema_backfill.rows_done + EXCLUDED.rows_done, updated_at = now();
+        COMMIT;
+    END LOOP;
+    INSERT INTO chatschema_backfill (name, finished_at) VALUES ('message_user_ids', now())
+    ON CONFLICT (name) DO UPDATE SET finished_at = now(), updated_at = now();
+    COMMIT;
+END $$;
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0010' WHERE chatschema_version.version_num = '0009';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0010 -> 0011
+
+SET LOCAL lock_timeout = '900000ms';
+
+SET LOCAL statement_timeout = '0ms';
+
+ALTER TABLE "messages" VALIDATE CONSTRAINT "ck_messages_user_id_not_null";
+
+SET LOCAL lock_timeout = '500ms';
+
+SET LOCAL statement_timeout = '60000ms';
+
+UPDATE chatschema_version SET version_num='0011' WHERE chatschema_version.version_num = '0010';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0011 -> 0012
+
+COMMIT;
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ux_conversations_id_user_id' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ux_conversations_id_user_id is INVALID (left by a failed build): DROP INDEX CONCURRENTLY ux_conversations_id_user_id; then re-run';
+    END IF;
+END $$;
+
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ux_conversations_id_user_id ON conversations (id, user_id);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ux_conversations_id_user_id' AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ux_conversations_id_user_id is missing or INVALID after CREATE INDEX CONCURRENTLY';
+    END IF;
+END $$;
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+SET lock_timeout = '900000ms';
+
+SET statement_timeout = '0ms';
+
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ux_messages_id_user_id' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ux_messages_id_user_id is INVALID (left by a failed build): DROP INDEX CONCURRENTLY ux_messages_id_user_id; then re-run';
+    END IF;
+END $$;
+
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ux_messages_id_user_id ON messages (id, user_id);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = 'ux_messages_id_user_id' AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid
+    ) THEN
+        RAISE EXCEPTION 'index ux_messages_id_user_id is missing or INVALID after CREATE INDEX CONCURRENTLY';
+    END IF;
+END $$;
+
+SET lock_timeout = '500ms';
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0012' WHERE chatschema_version.version_num = '0011';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0012 -> 0013
+
+ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL;
+
+ALTER TABLE messages DROP CONSTRAINT ck_messages_user_id_not_null;
+
+ALTER TABLE messages
+            ADD CONSTRAINT fk_messages_conversation_owner FOREIGN KEY (user_id, conversation_id)
+            REFERENCES conversations (user_id, id) ON DELETE CASCADE NOT VALID;
+
+UPDATE chatschema_version SET version_num='0013' WHERE chatschema_version.version_num = '0012';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0013 -> 0014
+
+SET LOCAL lock_timeout = '900000ms';
+
+SET LOCAL statement_timeout = '0ms';
+
+ALTER TABLE "messages" VALIDATE CONSTRAINT "fk_messages_conversation_owner";
+
+SET LOCAL lock_timeout = '500ms';
+
+SET LOCAL statement_timeout = '60000ms';
+
+UPDATE chatschema_version SET version_num='0014' WHERE chatschema_version.version_num = '0013';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0014 -> 0015
+
+ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_fkey;
+
+ALTER TABLE messages
+            DROP CONSTRAINT messages_pkey,
+            ADD CONSTRAINT messages_pkey PRIMARY KEY USING INDEX ux_messages_id_user_id;
+
+ALTER TABLE conversations
+            DROP CONSTRAINT conversations_pkey,
+            ADD CONSTRAINT conversations_pkey PRIMARY KEY USING INDEX ux_conversations_id_user_id;
+
+DROP TRIGGER chatschema_messages_fill_user_id ON messages;
+
+DROP FUNCTION chatschema_messages_fill_user_id();
+
+UPDATE chatschema_version SET version_num='0015' WHERE chatschema_version.version_num = '0014';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0015 -> 0016
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_daily_messages_next AS
+        SELECT m.user_id,
+               (m.created_at AT TIME ZONE 'UTC')::date                 AS day,
+               count(*)::bigint                                         AS messages,
+               count(*) FILTER (WHERE m.role = 'user')::bigint          AS user_messages,
+               count(*) FILTER (WHERE m.role = 'assistant')::bigint     AS assistant_messages,
+               count(DISTINCT m.conversation_id)::bigint                AS active_conversations
+        FROM messages m
+        GROUP BY m.user_id, (m.created_at AT TIME ZONE 'UTC')::date
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_user_daily_messages_next ON user_daily_messages_next (user_id, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS daily_message_totals_next AS
+        SELECT day,
+               sum(messages)::bigint             AS messages,
+               count(*)::bigint                  AS active_users,
+               sum(active_conversations)::bigint AS active_conversations
+        FROM user_daily_messages_next
+        GROUP BY day
+        WITH NO DATA;
+
+CREATE UNIQUE INDEX IF NOT EXISTS ux_daily_message_totals_next ON daily_message_totals_next (day);
+
+COMMIT;
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "user_daily_messages_next";
+
+SET statement_timeout = '60000ms';
+
+SET statement_timeout = '0ms';
+
+REFRESH MATERIALIZED VIEW "daily_message_totals_next";
+
+SET statement_timeout = '60000ms';
+
+BEGIN;
+
+UPDATE chatschema_version SET version_num='0016' WHERE chatschema_version.version_num = '0015';
+
+COMMIT;
+
+BEGIN;
+
+-- Running upgrade 0016 -> 0017
+
+DROP MATERIALIZED VIEW daily_message_totals;
+
+DROP MATERIALIZED VIEW user_daily_messages;
+
+ALTER MATERIALIZED VIEW user_daily_messages_next RENAME TO user_daily_messages;
+
+ALTER INDEX ux_user_daily_messages_next RENAME TO ux_user_daily_messages;
+
+ALTER MATERIALIZED VIEW daily_message_totals_next RENAME TO daily_message_totals;
+
+ALTER INDEX ux_daily_message_totals_next RENAME TO ux_daily_message_totals;
+
+UPDATE chatschema_version SET version_num='0017' WHERE chatschema_version.version_num = '0016';
+
+COMMIT;
+

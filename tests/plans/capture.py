@@ -136,9 +136,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("count_with_content", "load_messages.optimized", case=2, sql=COUNT_WITH_CONTENT, contract=COUNT_CONTRACT,
          fails=("index-only-heap-fetches",), passes=("index-not-used",)),
     Spec("count_after_unvacuumed_inserts", "load_messages.optimized", sql=COUNT, contract=COUNT_CONTRACT,
-         setup=("INSERT INTO messages (id, conversation_id, role, content, created_at) "
-                "SELECT md5('capture' || g)::uuid, %(conversation_id)s, 'user', 'x', now() "
-                "FROM generate_series(1, 2000) AS g",),
+         setup=("INSERT INTO messages (id, user_id, conversation_id, role, content, created_at) "
+                "SELECT md5('capture' || g)::uuid, c.user_id, c.id, 'user', 'x', now() "
+                "FROM conversations c, generate_series(1, 2000) AS g WHERE c.id = %(conversation_id)s",),
          fails=("index-only-heap-fetches",), passes=("index-not-used",)),
     Spec("skip_scan_count", "load_messages.optimized", sql=SKIP_SCAN,
          contract=COUNT_CONTRACT, fails=("skip-scan-searches",), versions=(18,),

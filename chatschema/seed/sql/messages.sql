@@ -6,10 +6,10 @@
 -- first and last turn inside the window (all of them for an imported one: greatest and least skip
 -- the NULLs), then those turns' messages. Sorting narrow keys first and writing the content after
 -- keeps the sort small.
-SELECT m.id, m.conversation_id, m.role, pg_temp.seed_content(%(seed)s, m.g, m.role) AS content, m.created_at,
+SELECT m.id, m.conversation_id, m.user_id, m.role, pg_temp.seed_content(%(seed)s, m.g, m.role) AS content, m.created_at,
        m.g, m.bucket
 FROM (
-    SELECT k.id, p.id AS conversation_id, k.g, k.created_at, pg_temp.seed_role(%(seed)s, k.g, k.j) AS role,
+    SELECT k.id, p.id AS conversation_id, p.user_id, k.g, k.created_at, pg_temp.seed_role(%(seed)s, k.g, k.j) AS role,
            (k.s - %(a)s) / %(step)s AS bucket
     FROM seed_plan AS p
     CROSS JOIN LATERAL (

@@ -1,0 +1,160 @@
+"""On the 3-node cluster: upgrade, `distribute`, seed, `plans verify`, concurrent sends through the API.
+
+One module-scoped database (the coordinator's ``postgres``) walks the whole way a DBA does; the
+tests read in that order. Other Citus modules share the cluster, so the fixture clears what it finds
+and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from chatschema import api, migrate
+from chatschema.citus.distribute import layout_differences
+from chatschema.cli import main
+from chatschema.migrations import BOOKKEEPING_TABLES
+from tests import citus
+
+pytestmark = pytest.mark.citus
+
+CLEAR = ["DROP MATERIALIZED VIEW IF EXISTS daily_message_totals, user_daily_messages, daily_message_totals_next, "
+         "user_daily_messages_next CASCADE",
+         "DROP TABLE IF EXISTS messages, conversations, users CASCADE",
+         f"DROP TABLE IF EXISTS {', '.join(BOOKKEEPING_TABLES)} CASCADE",
+         "DROP FUNCTION IF EXISTS chatschema_messages_fill_user_id() CASCADE"]
+
+# The owner's conversations and messages, joined on the distribution column as Citus requires.
+MISMATCHES = """
+SELECT count(*) FROM conversations c
+LEFT JOIN LATERAL (SELECT count(*)::int AS n, max(m.created_at) AS newest FROM messages m
+                    WHERE m.user_id = c.user_id AND m.conversation_id = c.id) s ON true
+WHERE c.id = ANY(%(ids)s) AND (c.message_count <> s.n OR c.last_activity_at <> s.newest)
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def coordinator(citus_cluster: citus.CitusCluster):
+    with citus_cluster.connect(autocommit=True) as conn:
+        for statement in CLEAR:
+            conn.execute(statement)
+    yield citus_cluster.coordinator
+    with citus_cluster.connect(autocommit=True) as conn:
+        for statement in CLEAR:
+            conn.execute(statement)
+
+
+def test_distribute_refuses_a_database_below_head(coordinator):
+    assert run("upgrade", "0007", "--dsn", coordinator).exit_code == 0
+    result = run("distribute", "--dry-run", "--dsn", coordinator)
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"Error: the database is at 0007, not at {migrate.head()}, the distribution-ready "
+                                     f"head: run `chatschema upgrade` first; nothing was distributed")
+    assert run("lint", "--citus", "--dsn", coordinator).exit_code == 1
+
+
+def test_distribute_refuses_a_key_citus_would_reject(coordinator):
+    assert run("upgrade", "--dsn", coordinator).exit_code == 0
+    assert run("lint", "--citus", "--dsn", coordinator).exit_code == 0
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        conn.execute("CREATE UNIQUE INDEX ux_messages_id ON messages (id)")
+        try:
+            result = run("distribute", "--dsn", coordinator)
+        finally:
+            conn.execute("DROP INDEX ux_messages_id")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: Citus would refuse: key ux_messages_id: unique index of messages (id) does "
+                                     "not contain user_id (revisions 0012 and 0015); nothing was distributed")
+    with psycopg.connect(coordinator) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_dist_partition").fetchone()[0] == 0
+
+
+def test_the_dry_run_prints_each_call_and_changes_nothing(coordinator):
+    result = run("distribute", "--dry-run", "--dsn", coordinator)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith(f"(nothing is changed): 3 tables at {migrate.head()}, 32 shards each over 2 workers")
+    assert lines[1:6:2] == ["  SELECT create_distributed_table('users', 'id')",
+                            "  SELECT create_distributed_table('conversations', 'user_id', colocate_with => 'users')",
+                            "  SELECT create_distributed_table('messages', 'user_id', colocate_with => 'conversations')"]
+    assert lines[2].startswith("      EXCLUSIVE on users while its rows are copied into the shards: reads continue, "
+                               "writes wait; moves ~")
+    with psycopg.connect(coordinator) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_dist_partition").fetchone()[0] == 0
+
+
+def test_distribute_co_locates_the_tables_and_records_them(coordinator):
+    result = run("distribute", "--dsn", coordinator)
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(coordinator) as conn:
+        layout = conn.execute("SELECT logicalrelid::regclass::text, column_to_column_name(logicalrelid, partkey), "
+                              "colocationid FROM pg_dist_partition ORDER BY 1").fetchall()
+        assert [(t, c) for t, c, _ in layout] == [("conversations", "user_id"), ("messages", "user_id"),
+                                                  ("users", "id")]
+        assert len({g for _, _, g in layout}) == 1
+        assert layout_differences(conn) == []
+    again = run("distribute", "--dsn", coordinator)
+    assert again.exit_code == 0 and again.output.count("already distributed: skipped") == 3
+
+
+def test_a_layout_that_differs_from_the_record_is_named(coordinator):
+    with psycopg.connect(coordinator) as conn:
+        conn.execute("UPDATE chatschema_distribution SET distribution_column = 'id' WHERE table_name = 'messages'")
+        assert layout_differences(conn) == ["messages is distributed by user_id, recorded as id"]
+        conn.rollback()
+
+
+def test_seed_then_every_hot_query_is_a_router_query(coordinator):
+    seeded = run("seed", "--scale", "ci", "--dsn", coordinator)
+    assert seeded.exit_code == 0, seeded.output
+    result = run("plans", "verify", "--analyze", "--dsn", coordinator)
+    assert result.exit_code == 0, result.output
+    assert "Citus: custom plans only" in result.output
+    shown = run("plans", "show", "load_messages.optimized", "--dsn", coordinator, "--analyze")
+    assert shown.exit_code == 0, shown.output
+    assert "Citus Adaptive" in shown.output and "ix_messages_conversation_recent" in shown.output
+
+
+def test_summaries_stay_exact_under_concurrent_sends_through_the_api(coordinator):
+    with psycopg.connect(coordinator) as conn:
+        pairs = conn.execute("SELECT user_id, id FROM conversations ORDER BY id LIMIT 3").fetchall()
+    errors: list[BaseException] = []
+
+    def sender(n: int) -> None:
+        try:
+            with psycopg.connect(coordinator, autocommit=True) as conn:
+                for i in range(15):
+                    user_id, conversation_id = pairs[(n + i) % len(pairs)]
+                    api.send_message(conn, user_id, conversation_id, "user", f"sender {n} message {i}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with psycopg.connect(coordinator) as conn:
+        assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs]}).fetchone()[0] == 0
+        # the twin: a summary off by one is counted
+        conn.execute("UPDATE conversations SET message_count = message_count + 1 WHERE user_id = %s AND id = %s",
+                     pairs[0])
+        assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs]}).fetchone()[0] == 1
+        conn.rollback()
+
+
+def test_dropping_a_hot_index_on_the_shards_fails_verify_by_name(coordinator):
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        conn.execute("DROP INDEX ix_conversations_user_activity")
+    result = run("plans", "verify", "--analyze", "--dsn", coordinator)
+    assert result.exit_code == 1
+    assert "does not use ix_conversations_user_activity on conversations" in result.output
