@@ -216,12 +216,12 @@ WITH conv AS (
      WHERE id = %(conversation_id)s
        AND user_id = %(user_id)s
        AND NOT EXISTS (SELECT FROM messages WHERE id = %(message_id)s)
-    RETURNING id, last_activity_at
+    RETURNING id, user_id, last_activity_at
 )
-INSERT INTO messages (id, conversation_id, role, content, created_at)
-SELECT %(message_id)s, conv.id, %(role)s, %(content)s, conv.last_activity_at
+INSERT INTO messages (id, user_id, conversation_id, role, content, created_at)
+SELECT %(message_id)s, conv.user_id, conv.id, %(role)s, %(content)s, conv.last_activity_at
 FROM conv
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT DO NOTHING
 """
 
 
