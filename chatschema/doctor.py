@@ -32,7 +32,7 @@ from . import server
 from .indexes import INDEXES
 from .migrations import BOOKKEEPING_TABLES, VERSION_TABLE
 from .settings import Settings
-from .views import VIEWS, VIEWS_REVISION
+from .views import VIEWS, VIEWS_REBUILT, VIEWS_REVISION
 
 __all__ = [
     "HealthFinding",
@@ -291,12 +291,18 @@ def missing_views(conn: psycopg.Connection) -> MissingViews:
 def _missing_findings(missing: MissingViews) -> list[HealthFinding]:
     if not missing.dropped:
         return []
+    built, swapped = VIEWS_REBUILT
+    if missing.revision is not None and missing.revision >= swapped:
+        made = f"revision {built} made it ({swapped} swapped it in)"
+        fix = (f"chatschema downgrade {int(built) - 1:04d} && chatschema upgrade ({swapped}'s downgrade puts "
+               f"{VIEWS_REVISION}'s views back and {built}'s drops only the views it built; the upgrade builds them again)")
+    else:
+        made = f"revision {VIEWS_REVISION} made it"
+        fix = (f"chatschema downgrade {_before_views()} && chatschema upgrade (revision {VIEWS_REVISION} makes the views "
+               f"again; its downgrade drops only views)")
     return [HealthFinding(
         "missing-view", name,
-        f"{name} does not exist, but the database is at {missing.revision}: revision {VIEWS_REVISION} made it "
-        f"and it was dropped since",
-        f"chatschema downgrade {_before_views()} && chatschema upgrade (revision {VIEWS_REVISION} makes the views "
-        f"again; its downgrade drops only views)",
+        f"{name} does not exist, but the database is at {missing.revision}: {made} and it was dropped since", fix,
     ) for name in missing.views]
 
 

@@ -126,7 +126,7 @@ def _sequence_usage(tables: Iterable[str], role: str) -> sql.Composed:
 
 def role_statements(names: RoleNames = RoleNames()) -> list[sql.Composable]:
     """The SQL that creates (when missing) the three roles and grants exactly their privileges."""
-    every = sql.SQL(", ").join(sql.Identifier(t) for t in (*_RELATIONS, *BOOKKEEPING_TABLES))
+    every = sql.SQL(", ").join(sql.Identifier(t) for t in _RELATIONS)
     out: list[sql.Composable] = [_create(role) for role in names.all()]
     for role in (names.app, names.verifier):  # not the migrator's: an owner's REVOKE would take its own away
         out.append(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(every, sql.Identifier(role)))
@@ -139,7 +139,7 @@ def role_statements(names: RoleNames = RoleNames()) -> list[sql.Composable]:
     out.append(_sequence_usage([t for t, p in needed.items() if "INSERT" in p], names.app))
     migrator = sql.Identifier(names.migrator)
     out.append(_schema_grant("USAGE, CREATE", names.migrator))
-    for table in (*MANAGED_TABLES, *BOOKKEEPING_TABLES):
+    for table in MANAGED_TABLES:
         out.append(sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.Identifier(table), migrator))
     for view in MATVIEWS:
         out.append(sql.SQL("ALTER MATERIALIZED VIEW {} OWNER TO {}").format(sql.Identifier(view), migrator))
@@ -148,7 +148,19 @@ def role_statements(names: RoleNames = RoleNames()) -> list[sql.Composable]:
     out.append(_schema_grant("USAGE", names.verifier))
     out.append(sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(every, verifier))
     out.append(sql.SQL("GRANT pg_read_all_stats TO {}").format(verifier))
+    out.extend(_bookkeeping(table, names) for table in BOOKKEEPING_TABLES)
     return out
+
+
+def _bookkeeping(table: str, names: RoleNames) -> sql.Composed:
+    # chatschema makes some of its tables on first use (a stamp, a distribution, a backfill's checkpoint):
+    # grant on those there, so the script runs on any database; re-run it after they appear.
+    grants = sql.SQL("REVOKE ALL ON TABLE {t} FROM {a}, {v}; ALTER TABLE {t} OWNER TO {m}; "
+                     "GRANT SELECT ON TABLE {t} TO {v}").format(
+        t=sql.Identifier(table), a=sql.Identifier(names.app), v=sql.Identifier(names.verifier),
+        m=sql.Identifier(names.migrator))
+    return sql.SQL("DO $roles$ BEGIN IF to_regclass({name}) IS NOT NULL THEN EXECUTE {body}; END IF; END $roles$").format(
+        name=sql.Literal(table), body=sql.Literal(grants.as_string(None)))
 
 
 def role_script(names: RoleNames = RoleNames()) -> str:

@@ -20,7 +20,7 @@ from . import server
 from .errors import MigrationFailed
 from .settings import Settings
 
-__all__ = ["MaterializedView", "VIEWS", "VIEWS_REVISION", "RefreshResult", "refresh_views", "refresh"]
+__all__ = ["MaterializedView", "VIEWS", "VIEWS_REVISION", "VIEWS_REBUILT", "RefreshResult", "refresh_views", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ VIEWS: tuple[MaterializedView, ...] = (
 VIEWS_REVISION = "0007"
 """The revision that creates VIEWS (migrations/versions/0007_analytics_views.py): before it they are not missing,
 only not there yet."""
+
+VIEWS_REBUILT = ("0016", "0017")
+"""The revisions that rebuild VIEWS from messages alone (0016 builds them beside the old ones, 0017 swaps
+them in; 0017's downgrade tolerates a view that is gone and puts 0007's back)."""
 
 
 @dataclass(frozen=True)

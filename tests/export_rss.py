@@ -40,11 +40,11 @@ def make_conversation(dsn: str, messages: int, content_chars: int) -> uuid.UUID:
         conn.execute("INSERT INTO users (id, name) VALUES (%s, 'export')", (user,))
         conn.execute("INSERT INTO conversations (id, user_id, title) VALUES (%s, %s, 'export')", (conversation, user))
         conn.execute(
-            "INSERT INTO messages (id, conversation_id, role, content, created_at)"
-            " SELECT gen_random_uuid(), %(c)s, (ARRAY['user', 'assistant'])[1 + k %% 2],"
+            "INSERT INTO messages (id, user_id, conversation_id, role, content, created_at)"
+            " SELECT gen_random_uuid(), %(u)s, %(c)s, (ARRAY['user', 'assistant'])[1 + k %% 2],"
             "        left(repeat(md5(k::text), %(chars)s / 32 + 1), %(chars)s),"
             "        timestamptz '2026-01-01' + k * interval '1 millisecond'"
-            " FROM generate_series(1, %(n)s) AS k", {"c": conversation, "n": messages, "chars": content_chars})
+            " FROM generate_series(1, %(n)s) AS k", {"u": user, "c": conversation, "n": messages, "chars": content_chars})
         conn.execute(
             "UPDATE conversations c SET message_count = %(n)s, last_activity_at = l.created_at, last_message_id = l.id,"
             " last_message_preview = left(l.content, 100)"

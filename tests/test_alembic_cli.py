@@ -86,7 +86,7 @@ def test_a_connection_handed_inside_a_transaction_is_never_committed(new_databas
         conn.execute(sa.text("SELECT 1"))  # the caller's transaction is open
         command.upgrade(_alembic_config(conn), "head")
         assert conn.in_transaction()
-        assert conn.execute(sa.text("SELECT version_num FROM chatschema_version")).scalar() == "0007"
+        assert conn.execute(sa.text("SELECT version_num FROM chatschema_version")).scalar() == HEAD
         conn.rollback()
     engine.dispose()
     with psycopg.connect(settings.dsn) as raw:
@@ -106,6 +106,6 @@ def test_a_connection_handed_outside_a_transaction_gets_alembics_own_commits(new
         assert not conn.in_transaction()
     engine.dispose()
     with psycopg.connect(settings.dsn) as raw:
-        assert raw.execute("SELECT version_num FROM chatschema_version").fetchall() == [("0007",)]
+        assert raw.execute("SELECT version_num FROM chatschema_version").fetchall() == [(HEAD,)]
         assert raw.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = "
                            "'ix_messages_conversation_recent'::regclass").fetchone() == (True,)

@@ -121,10 +121,10 @@ def test_views_dropped_at_head_are_a_finding_with_a_fix_that_works(healthy):
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[0] == (f"✗ missing-view: daily_message_totals does not exist, but the database is at {head}: "
-                        "revision 0007 made it and it was dropped since")
-    assert lines[1] == ("    fix: chatschema downgrade 0006 && chatschema upgrade (revision 0007 makes the views "
-                        "again; its downgrade drops only views)")
+                        "revision 0016 made it (0017 swapped it in) and it was dropped since")
+    assert lines[1] == ("    fix: chatschema downgrade 0015 && chatschema upgrade (0017's downgrade puts 0007's "
+                        "views back and 0016's drops only the views it built; the upgrade builds them again)")
     assert "user_daily_messages" not in result.output  # the view still there is not named
-    for command in (["downgrade", "0006"], ["upgrade"]):
+    for command in (["downgrade", "0015"], ["upgrade"]):
         assert CliRunner().invoke(main, [*command, "--dsn", healthy.dsn]).exit_code == 0
     assert doctor(healthy).output.strip().endswith("; views are fresh")

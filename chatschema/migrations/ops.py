@@ -165,7 +165,8 @@ def create_unique_index_concurrently(name: str, table: str, definition: str) -> 
     op.execute(long_lock)
     op.execute(long_stmt)
     _drop_leftover(name)
-    op.execute(f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} {definition}")
+    concurrently = "" if _single_transaction() else " CONCURRENTLY"
+    op.execute(f"CREATE UNIQUE INDEX{concurrently} IF NOT EXISTS {name} ON {table} {definition}")
     op.execute(assert_index_valid(name))
     op.execute(short_lock)
     op.execute(short_stmt)

@@ -74,6 +74,7 @@ LEFT JOIN LATERAL (
     SELECT id, role, content, created_at
     FROM messages
     WHERE conversation_id = %(conversation_id)s
+      AND user_id = %(user_id)s
       AND (created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)
     ORDER BY created_at, id
     LIMIT %(limit)s
@@ -82,7 +83,7 @@ WHERE c.id = %(conversation_id)s
   AND c.user_id = %(user_id)s
 ORDER BY m.created_at, m.id
 """,
-    params=("conversation_id", "after_at", "after_id", "limit", "user_id"),
+    params=("conversation_id", "user_id", "after_at", "after_id", "limit"),
     notes=(
         "Inner side: ix_messages_conversation_recent scanned backwards with the cursor in the Index Cond, O(page) "
         "at any depth. From the start: after_at = '-infinity', after_id = 00000000-0000-0000-0000-000000000000. "

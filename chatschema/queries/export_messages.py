@@ -70,6 +70,7 @@ SELECT id,
        created_at
 FROM messages
 WHERE conversation_id = %(conversation_id)s
+  AND user_id = %(user_id)s
   AND EXISTS (SELECT FROM conversations WHERE id = %(conversation_id)s AND user_id = %(user_id)s)
 ORDER BY created_at, id
 """,

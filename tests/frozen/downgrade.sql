@@ -6,13 +6,13 @@ BEGIN;
 
 -- Running downgrade 0017 -> 0016
 
-ALTER MATERIALIZED VIEW daily_message_totals RENAME TO daily_message_totals_next;
+ALTER MATERIALIZED VIEW IF EXISTS daily_message_totals RENAME TO daily_message_totals_next;
 
-ALTER INDEX ux_daily_message_totals RENAME TO ux_daily_message_totals_next;
+ALTER INDEX IF EXISTS ux_daily_message_totals RENAME TO ux_daily_message_totals_next;
 
-ALTER MATERIALIZED VIEW user_daily_messages RENAME TO user_daily_messages_next;
+ALTER MATERIALIZED VIEW IF EXISTS user_daily_messages RENAME TO user_daily_messages_next;
 
-ALTER INDEX ux_user_daily_messages RENAME TO ux_user_daily_messages_next;
+ALTER INDEX IF EXISTS ux_user_daily_messages RENAME TO ux_user_daily_messages_next;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS user_daily_messages AS
         SELECT c.user_id,

@@ -36,10 +36,10 @@ def upgrade() -> None:
 # state back: the views of 0016 under their *_next names again, and 0007's views (with the join) rebuilt
 # under the readers' names; analytics reads wait for it, the rebuilt views are unread until it commits
 def downgrade() -> None:
-    op.execute("ALTER MATERIALIZED VIEW daily_message_totals RENAME TO daily_message_totals_next")
-    op.execute("ALTER INDEX ux_daily_message_totals RENAME TO ux_daily_message_totals_next")
-    op.execute("ALTER MATERIALIZED VIEW user_daily_messages RENAME TO user_daily_messages_next")
-    op.execute("ALTER INDEX ux_user_daily_messages RENAME TO ux_user_daily_messages_next")
+    op.execute("ALTER MATERIALIZED VIEW IF EXISTS daily_message_totals RENAME TO daily_message_totals_next")
+    op.execute("ALTER INDEX IF EXISTS ux_daily_message_totals RENAME TO ux_daily_message_totals_next")
+    op.execute("ALTER MATERIALIZED VIEW IF EXISTS user_daily_messages RENAME TO user_daily_messages_next")
+    op.execute("ALTER INDEX IF EXISTS ux_user_daily_messages RENAME TO ux_user_daily_messages_next")
     op.execute(
         """
         CREATE MATERIALIZED VIEW IF NOT EXISTS user_daily_messages AS
