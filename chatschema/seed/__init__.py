@@ -95,6 +95,7 @@ def seed_database(
     replace: bool = False,
     lock_timeout_ms: int | None = None,
     also_truncate: Sequence[str] = (),
+    statistics_target: int | None = None,
 ) -> SeedReport:
     """Fill an empty chatschema database (at any revision) with skewed, deterministic data.
 
@@ -107,7 +108,9 @@ def seed_database(
     (ANALYZE)``d so plans see a settled database. ``progress(phase, done, total)`` is called, from
     the calling thread, as the load goes: phases ``conversations``, ``messages``, ``indexes`` and
     ``settle``. ``lock_timeout_ms`` bounds every session's wait for a lock (the load's takes the
-    strongest there is); None leaves the server's ``lock_timeout`` as it is.
+    strongest there is); None leaves the server's ``lock_timeout`` as it is. ``statistics_target``
+    sets ``default_statistics_target`` for the settle's ANALYZE, so that a caller who wants whole-table
+    statistics (the plan validator, the pytest plugin) need not ANALYZE everything a second time.
     """
     chosen = resolve_scale(scale, messages)
     check_seed(seed)
@@ -120,13 +123,13 @@ def seed_database(
     sessions = load.open_sessions(info)
     revision = ""
     try:
-        with ThreadPoolExecutor(max(2, len(sessions) - 1), thread_name_prefix="chatschema-seed") as pool:
+        with ThreadPoolExecutor(len(sessions), thread_name_prefix="chatschema-seed") as pool:
             try:
                 try:
                     revision = _load(pool, sessions, chosen, params, replace, also_truncate, target, run)
                 except psycopg.Error as exc:
                     raise _translate(exc, target) from exc
-                interesting = _settle(pool, sessions, target, run)
+                interesting = _settle(pool, sessions, target, run, statistics_target)
             except KeyboardInterrupt:
                 # Ctrl-C (or SIGTERM, which the CLI turns into one) reaches this thread only: the
                 # statements the pool's threads run go on in the server unless cancelled here.
@@ -292,10 +295,12 @@ def _translate(exc: psycopg.Error, target: str) -> ChatSchemaError:
     return ChatSchemaError(f"seeding {target} failed: {first}; nothing was seeded")
 
 
-def _settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], target: str, run: _Run) -> InterestingRows:
+def _settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], target: str, run: _Run,
+            statistics_target: int | None) -> InterestingRows:
     """Settle the committed data and find its outliers; a failure here keeps the data."""
     try:
-        settle(pool, sessions, lambda done, total: run.tell("settle", done, total))
+        settle(pool, sessions, lambda done, total: run.tell("settle", done, total),
+               statistics_target=statistics_target)
         run.phase("settle")
         return interesting_ids(sessions[0])
     except psycopg.Error as exc:

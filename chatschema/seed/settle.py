@@ -45,8 +45,9 @@ def _refresh(conn: psycopg.Connection) -> int:
 
 def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     """Rounds of lanes (one session each) for autocommit sessions: first VACUUM messages beside the
-    other tables, then ANALYZE messages beside the other tables' ANALYZE and (at revision 0007) the
-    views' refresh and their VACUUM (ANALYZE).
+    other tables, then three lanes side by side: ANALYZE messages; (at revision 0007) the views'
+    refresh and their VACUUM (ANALYZE); the other tables' ANALYZE. The refresh gets a generating
+    session (lane 2), whose work_mem keeps its sort in memory.
 
     Nothing else reads a table while it is vacuumed: a page another scan has pinned cannot be
     cleaned, so VACUUM would leave it out of the visibility map and index-only scans would miss it.
@@ -54,22 +55,27 @@ def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     """
     with conn.cursor(row_factory=dict_row) as cur:
         existing = {row["matviewname"] for row in cur.execute(EXISTING_VIEWS, ([v.name for v in VIEWS],))}
-    views: list[Unit] = []
+    others = [_maintain("ANALYZE", "conversations"), _maintain("ANALYZE", "users")]
+    second = [[_maintain("ANALYZE", "messages")], others]
     if len(existing) == len(VIEWS):
-        views = [_refresh, *(_maintain("VACUUM (ANALYZE)", v.name) for v in VIEWS)]
+        second = [second[0], [_refresh, *(_maintain("VACUUM (ANALYZE)", v.name) for v in VIEWS)], others]
     return [
         [[_maintain("VACUUM", "messages")], [_maintain("VACUUM", "conversations"), _maintain("VACUUM", "users")]],
-        [[_maintain("ANALYZE", "messages")], [_maintain("ANALYZE", "conversations"), _maintain("ANALYZE", "users"), *views]],
+        second,
     ]
 
 
-def settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], progress: Callable[[int, int], None]) -> None:
+def settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], progress: Callable[[int, int], None], *,
+           statistics_target: int | None = None) -> None:
     """Run the rounds on ``sessions`` (made autocommit), one round after the other.
 
     ``progress(done, total)`` is called with 0 steps done first, then after each step, in this thread.
+    ``statistics_target`` is every session's ``default_statistics_target`` for the ANALYZEs.
     """
     for conn in sessions:
         conn.autocommit = True
+        if statistics_target is not None:
+            conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(statistics_target)))
     rounds = settle_rounds(sessions[0])
     total = sum(len(lane) for lanes in rounds for lane in lanes)
     done = 0
