@@ -117,3 +117,43 @@ def test_unsignalled_the_same_seed_runs_to_its_end(at_0001):
         users, conversations, messages = conn.execute(ROWS).fetchone()
         assert messages == 3_000 and users > 0 and conversations > 0
         assert conn.execute(SEED_SESSIONS, (APPLICATION_NAME,)).fetchall() == []
+
+
+def _interrupt_at(phase: str):
+    def progress(name: str, done: int, total: int) -> None:
+        if name == phase:
+            raise KeyboardInterrupt  # what Ctrl-C (or the CLI's SIGTERM handler) raises in this thread
+
+    return progress
+
+
+def test_an_interrupt_while_settling_keeps_the_committed_data_and_says_what_is_left(new_database):
+    from chatschema.errors import Interrupted
+    from chatschema.seed import seed_database
+
+    settings = new_database("seed_interrupt_settle")
+    migrate.upgrade(settings)
+    with pytest.raises(Interrupted) as stopped:
+        seed_database(settings.dsn, scale="tiny", progress=_interrupt_at("settle"))
+    assert str(stopped.value).endswith(
+        "was interrupted while settling: the 5,000 messages are committed, but the tables are not VACUUM (ANALYZE)d "
+        "and the views (revision 0007) not refreshed; run VACUUM (ANALYZE) and `chatschema views refresh`, or seed "
+        "again with --replace")
+    with psycopg.connect(settings.dsn) as conn:
+        assert conn.execute(ROWS).fetchone()[2] == 5_000
+        assert conn.execute(SEED_SESSIONS, (APPLICATION_NAME,)).fetchall() == []
+
+
+def test_an_interrupt_while_loading_keeps_nothing(new_database):
+    """The twin: the same interrupt one phase earlier, before the commit: nothing stays."""
+    from chatschema.errors import Interrupted
+    from chatschema.seed import seed_database
+
+    settings = new_database("seed_interrupt_load")
+    migrate.upgrade(settings)
+    with pytest.raises(Interrupted, match=r"was interrupted after [\d,]+ of 5,000 messages: its statements were "
+                                          r"cancelled on the server and its transaction rolled back"):
+        seed_database(settings.dsn, scale="tiny", progress=_interrupt_at("messages"))
+    with psycopg.connect(settings.dsn) as conn:
+        assert conn.execute(ROWS).fetchone() == (0, 0, 0)
+        assert conn.execute(SEED_SESSIONS, (APPLICATION_NAME,)).fetchall() == []
