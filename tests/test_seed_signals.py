@@ -30,7 +30,7 @@ def start_seed(dsn: str, messages: int) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_until_running(conn: psycopg.Connection, proc: subprocess.Popen[str], doing: str, limit_s: float = 60) -> None:
+def wait_until_running(conn: psycopg.Connection, proc: subprocess.Popen[str], doing: str, limit_s: float = 300) -> None:
     """Until a seed session runs a statement containing ``doing`` (the phase under test)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -64,7 +64,8 @@ def at_0001(new_database):
     [
         (signal.SIGINT, 130, 100_000_000, "Fills seed_plan"),  # the plan of 15M conversations: minutes
         (signal.SIGTERM, 143, 100_000_000, "Fills seed_plan"),
-        (signal.SIGINT, 130, 20_000_000, 'COPY "messages"'),  # the load itself, mid-COPY
+        # the load itself, mid-COPY: reached after the plan and the conversations (tens of seconds under load)
+        pytest.param(signal.SIGINT, 130, 5_000_000, 'COPY "messages"', marks=pytest.mark.slow),
     ],
     ids=["sigint-plan", "sigterm-plan", "sigint-copy"],
 )
