@@ -22,6 +22,7 @@ __all__ = [
     "MessageIdConflict",
     "NotAdopted",
     "BackfillStopped",
+    "Interrupted",
 ]
 
 
@@ -115,3 +116,8 @@ def quote_query(query: str) -> str:
 class BackfillStopped(ChatSchemaError):
     """A backfill stopped between batches when asked to (SIGTERM, Ctrl-C): its checkpoint is committed and
     a re-run continues from it. Not a failure: the CLI says "paused; rerun to continue" and exits 0."""
+
+
+class Interrupted(ChatSchemaError):
+    """A command was stopped by Ctrl-C or SIGTERM and has cancelled its statements on the server; the
+    message says what was kept. The CLI exits 130 (SIGINT) or 143 (SIGTERM), as shells do."""

@@ -10,12 +10,15 @@ Fixtures:
   dropped afterwards: a test that writes gets its own.
 - ``chatschema_assert_plan``: ``chatschema_assert_plan(query, params=None, contract=None)`` plans a
   catalog name, a ``.sql`` query file or SQL text (with params and a contract) on the session's
-  database and fails the test with the validator's findings when the contract does not hold.
+  database and fails the test with the validator's findings when the contract does not hold; with
+  ``growth=True`` (or ``--chatschema-growth``) also when its buffers grow with the table, measured
+  against ``chatschema_small_database``, the same shape with a quarter of the messages.
 
 ``--chatschema-guard`` records every statement the tests send through psycopg (SQLAlchemy's psycopg
 driver too), plans each distinct one on the session's database at the end (generic plan, never
 executed) and fails the session when one scans ``messages`` or ``conversations`` whole or sorts more
-than a page, naming each such statement once with the test that sent it (``chatschema.plans.guard``).
+than a page, naming each such statement once with the test that sent it (``chatschema.plans.guard``);
+with ``--chatschema-growth`` also when a read's buffers grow with the table (both databases measured).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["pytest_addoption", "chatschema_database", "chatschema_writable_database", "chatschema_assert_plan"]
+__all__ = ["pytest_addoption", "chatschema_database", "chatschema_small_database", "chatschema_writable_database",
+           "chatschema_assert_plan"]
 
 _copies = count(1)
 
@@ -41,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chatschema-guard", action="store_true", default=False,
                     help="plan every statement the tests send (generic plan, not executed) and fail the session "
                          "on a Seq Scan of messages/conversations or a Sort above a page")
+    group.addoption("--chatschema-growth", action="store_true", default=False,
+                    help="also seed a database with a quarter of the messages and fail plan assertions (and the "
+                         "guard's reads) whose buffers grow with the table")
 
 
 class _Recorder:
@@ -125,10 +132,13 @@ def _chatschema_guard(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     db = request.getfixturevalue("chatschema_database")
+    small = request.getfixturevalue("chatschema_small_database") if request.config.getoption("chatschema_growth") \
+        else None
     yield
-    from .plans.guard import guard
+    from .plans.guard import Growth, guard
 
-    recorder.results = guard(db.info, recorder.sent)
+    growth = Growth(small.info, small.seed.messages, db.seed.messages) if small is not None else None
+    recorder.results = guard(db.info, recorder.sent, growth=growth)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -170,6 +180,21 @@ def chatschema_database(request: pytest.FixtureRequest) -> Iterator[Any]:
     drop(db)
 
 
+@pytest.fixture(scope="session")
+def chatschema_small_database(request: pytest.FixtureRequest, chatschema_database: Any) -> Iterator[Any]:
+    """A second seeded database, the session database's shape with a quarter of its messages: what
+    growth is measured against. Built on first use only."""
+    from .errors import ChatSchemaError
+    from .testing import build_smaller, drop
+
+    try:
+        db = build_smaller(chatschema_database, f"{chatschema_database.name}_small")
+    except ChatSchemaError as exc:
+        pytest.fail(f"chatschema: cannot build the smaller database for growth: {exc}", pytrace=False)
+    yield db
+    drop(db)
+
+
 @pytest.fixture
 def chatschema_writable_database(chatschema_database: Any) -> Iterator[Any]:
     """A copy of the session's database for this test alone, dropped after it."""
@@ -181,12 +206,19 @@ def chatschema_writable_database(chatschema_database: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def chatschema_assert_plan(chatschema_database: Any) -> Callable[..., Any]:
-    """``(query, params=None, contract=None)`` -> the QueryResult; fails the test with the findings."""
-    from .testing import failure_message, plan_check
+def chatschema_assert_plan(request: pytest.FixtureRequest, chatschema_database: Any) -> Callable[..., Any]:
+    """``(query, params=None, contract=None, growth=None)`` -> the QueryResult; fails the test with the
+    findings. ``growth`` (default: ``--chatschema-growth``) also measures it on the smaller database."""
+    from .testing import failure_message, growth_check, plan_check
 
-    def check(query: Any, params: Any = None, contract: Any = None) -> Any:
-        result = plan_check(chatschema_database.info, query, params, contract)
+    def check(query: Any, params: Any = None, contract: Any = None, growth: bool | None = None) -> Any:
+        if growth is None:
+            growth = request.config.getoption("chatschema_growth")
+        if growth:
+            small = request.getfixturevalue("chatschema_small_database")
+            result = growth_check(chatschema_database, small, query, params, contract)
+        else:
+            result = plan_check(chatschema_database.info, query, params, contract)
         if not result.passed:
             pytest.fail(f"plan contract of {result.name} broken:\n{failure_message(result)}", pytrace=False)
         return result

@@ -16,7 +16,7 @@ from .errors import ConfigError, UnknownQuery
 from .plans.explain import MODES, STATS_TARGET, Explainer
 from .plans.params import Case, data_points
 from .plans.render import query_text
-from .plans.verify import QueryResult, connect, verify_query
+from .plans.verify import QueryResult, check_growth, connect, verify_query
 from .queries import Query, by_name
 from .queries.contract import Contract
 from .queries.files import VARIANT, FileQuery, load_file
@@ -24,7 +24,11 @@ from .queries.query import PARAM
 from .seed import SeedReport, seed_database
 from .settings import Settings
 
-__all__ = ["SeededDatabase", "build_seeded", "clone", "drop", "plan_check", "failure_message", "as_query"]
+__all__ = ["SeededDatabase", "build_seeded", "build_smaller", "clone", "drop", "plan_check", "growth_check",
+           "failure_message", "as_query", "GROWTH_DIVISOR"]
+
+# The second database of a growth check holds this many times fewer messages (as ``plans verify``'s).
+GROWTH_DIVISOR = 4
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,17 @@ def build_seeded(settings: Settings, name: str, *, scale: str = "ci", messages: 
     made = scratch.fresh(settings, name)
     migrate.upgrade(made, "head")
     info = server.conninfo(made)
-    seeded = seed_database(info, scale=scale, messages=messages)
-    scratch.settle(info, statistics_target=STATS_TARGET)
+    # The seed's own settle ANALYZEs at the plans' statistics target: no second VACUUM (ANALYZE) pass.
+    seeded = seed_database(info, scale=scale, messages=messages, statistics_target=STATS_TARGET)
     return SeededDatabase(made, name, info, seeded)
+
+
+def build_smaller(db: SeededDatabase, name: str) -> SeededDatabase:
+    """A second database beside ``db``, the same shape with GROWTH_DIVISOR times fewer messages, for
+    growth checks. The seed makes ids from (seed, row number), so the whale (user 1) and the longest
+    conversation (conversation 1) have the same ids in both: parameters chosen on one hold on the other."""
+    messages = max(db.seed.messages // GROWTH_DIVISOR, 1000)
+    return build_seeded(db.settings, name, scale=db.seed.scale, messages=messages)
 
 
 def clone(db: SeededDatabase, name: str) -> SeededDatabase:
@@ -102,6 +114,15 @@ def plan_check(info: str, query: str | Path | Query, params: Mapping[str, Any] |
         data = data_points(conn)
         explainer = Explainer(conn, analyze=True, scratch=True)
         return verify_query(explainer, chosen, data, modes, cases=cases)
+
+
+def growth_check(large: SeededDatabase, small: SeededDatabase, query: str | Path | Query,
+                 params: Mapping[str, Any] | None = None, contract: Contract | None = None) -> QueryResult:
+    """``plan_check`` on ``large``, with the buffer growth of every case against the same case on
+    ``small`` (rule buffer-growth): a read whose buffers grow with the table fails its O(page) contract."""
+    big = plan_check(large.info, query, params, contract)
+    little = plan_check(small.info, query, params, contract, modes=("custom",))
+    return check_growth([little], [big], small.seed.messages, large.seed.messages)[0]
 
 
 def failure_message(result: QueryResult) -> str:

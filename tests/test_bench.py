@@ -33,8 +33,9 @@ CHAIN = [r.revision for r in migrate.history()]
 SIZES = (3000, 6000)
 # A prefix of its own: the scratch databases must not collide with another run's on a shared server.
 OPTIONS = BenchOptions(iterations=3, budget_s=0.5, write_seconds=0.15, clients=(1, 16), spread_conversations=16,
-                       database_prefix=f"cs_bench_{uuid.uuid4().hex[:8]}")
-COMMAND = "chatschema bench --scales tiny=3000,tiny=6000 --iterations 3 --budget 0.5 --write-seconds 0.15 --clients 1,16"
+                       database_prefix=f"cs_bench_{uuid.uuid4().hex[:8]}", seed_runs=2)
+COMMAND = ("chatschema bench --scales tiny=3000,tiny=6000 --iterations 3 --budget 0.5 --write-seconds 0.15 "
+           "--clients 1,16 --seed-runs 2")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -149,7 +150,7 @@ def test_events_carry_the_pipelines_payloads_and_the_scale_apart(benchmarked):
     assert [p for k, p in events if k == "scale"] == ["tiny-3000", "tiny-6000"]
     assert all(isinstance(p, AppliedRevision) for k, p in events if k == "revision")
     assert all(isinstance(p, SeedReport) for k, p in events if k == "seeded")
-    assert kinds.count("revision") == 2 * len(CHAIN) and kinds.count("seeded") == len(SIZES)
+    assert kinds.count("revision") == 2 * len(CHAIN) and kinds.count("seeded") == OPTIONS.seed_runs * len(SIZES)
     partials = [p for k, p in events if k == "partial"]
     assert [len(run.scales) for run, _ in partials] == [1, 2]
     assert [len(saved["scales"]) for _, saved in partials] == [1, 2]
@@ -167,8 +168,8 @@ def test_cli_lines_name_the_scale_of_each_revision_and_seed(benchmarked):
     seeded = [p for k, p in events if k == "seeded"]
     assert f"  tiny-3000: 0001 {revisions[0].title} ({revisions[0].seconds:.2f} s)" in lines
     assert f"  tiny-6000: {CHAIN[-1]} {revisions[-1].title} ({revisions[-1].seconds:.2f} s)" in lines
-    assert (f"  tiny-6000: seeded {seeded[1].messages:,} messages, {seeded[1].conversations:,} conversations, "
-            f"{seeded[1].users:,} users in {seeded[1].seconds:.1f} s") in lines
+    assert (f"  tiny-6000: seeded {seeded[-1].messages:,} messages, {seeded[-1].conversations:,} conversations, "
+            f"{seeded[-1].users:,} users in {seeded[-1].seconds:.1f} s") in lines
     assert lines[0].startswith("• tiny-3000: new database ")
 
 
@@ -417,3 +418,27 @@ def test_the_committed_report_is_the_rendering_of_the_committed_results():
     expected = bench_report.render_markdown(data, plots, data.get("command", "chatschema bench"))
     assert (DOCS / "benchmarks.md").read_text(encoding="utf-8") == expected, (
         "docs/benchmarks.md is stale: run `chatschema bench --from-json docs/bench/results.json`")
+
+
+def test_the_seeding_row_is_the_median_of_each_scales_seeds(run):
+    for scale in run["scales"]:
+        runs = scale["seed_runs"]
+        assert len(runs) == OPTIONS.seed_runs
+        assert all(set(r["phases"]) == set(bench_report.tables.SEED_PHASES) for r in runs)
+        assert scale["seed_seconds"] == runs[-1]["seconds"]  # the data measured on is the last seed's
+    lines = bench_report.tables.seeding_table(run)
+    first = run["scales"][0]
+    rates = sorted(r["messages_per_second"] for r in first["seed_runs"])
+    median = (rates[0] + rates[1]) / 2
+    assert lines[2].startswith(f"| tiny-3000 | 3,000 | 2 | {median:,.0f} ({rates[0]:,.0f}–{rates[1]:,.0f}) | ")
+
+
+def test_a_run_recorded_before_seed_runs_has_its_one_seed_in_the_seeding_row(run):
+    """The twin: results.json of an earlier run (no seed_runs) still renders, from seed_seconds alone."""
+    old = copy.deepcopy(run)
+    for scale in old["scales"]:
+        del scale["seed_runs"]
+    first = old["scales"][0]
+    lines = bench_report.tables.seeding_table(old)
+    assert lines[2] == (f"| tiny-3000 | 3,000 | 1 | {3000 / first['seed_seconds']:,.0f} | – | "
+                        f"{first['seed_seconds']:.1f} s | – | – | – | – | – |")

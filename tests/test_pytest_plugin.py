@@ -195,3 +195,88 @@ def test_the_guard_names_the_undeclared_slow_statement_once_with_its_test(pytest
     assert out.count("✗ SELECT id FROM messages WHERE content LIKE") == 1
     assert "sent by test_guarded.py::test_a_search_nobody_declared (and 2 more times)" in out
     assert "seq-scan-on-hot-table: undeclared statement scans the whole messages table" in out
+
+
+# --- growth: a read that grows with the table, measured against a quarter-size database ----------------
+
+PAGE_BY_OFFSET = textwrap.dedent('''\
+    -- chatschema-query: page_by_offset
+    -- summary: The middle page of the longest conversation by OFFSET. Its own bounds are loose on
+    --   purpose: only measuring it at two sizes shows that it costs more as the conversation grows.
+    -- page-rows: 21
+    -- uses: ix_messages_conversation_recent on messages (conversation_id)
+    -- param conversation_id: longest conversation
+    -- param limit: 21
+    -- case longest conversation, deep page: offset = deep message offset
+    SELECT m.id FROM messages m
+    WHERE m.conversation_id = %(conversation_id)s
+    ORDER BY m.created_at DESC, m.id DESC
+    LIMIT %(limit)s OFFSET %(offset)s;
+''')
+
+GROWTH_TESTS = textwrap.dedent(f'''
+    from pathlib import Path
+
+    GOOD = {str(EXAMPLES / "recent_messages.sql")!r}
+    OFFSET = str(Path(__file__).parent / "page_by_offset.sql")
+
+
+    def test_offset_page_passes_without_growth(chatschema_assert_plan):
+        assert chatschema_assert_plan(OFFSET, growth=False).passed
+
+
+    def test_offset_page_fails_on_growth(chatschema_assert_plan):
+        chatschema_assert_plan(OFFSET, growth=True)
+
+
+    def test_keyset_page_passes_on_growth(chatschema_assert_plan, chatschema_small_database):
+        result = chatschema_assert_plan(GOOD, growth=True)
+        assert result.passed and result.growth is not None and result.growth.factor is not None
+''')
+
+
+def test_the_plan_assertion_fails_a_read_that_grows_with_the_table(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    pytester.makefile(".sql", page_by_offset=PAGE_BY_OFFSET)
+    pytester.makepyfile(test_growth=GROWTH_TESTS)
+    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "-p", "no:cacheprovider", "-q")
+    out = result.stdout.str()
+    failed = {line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("FAILED test_growth.py::")}
+    assert failed == {"test_offset_page_fails_on_growth"}, out
+    assert "plan contract of page_by_offset.app broken:" in out
+    assert re.search(r"buffer-growth \[longest conversation, deep page\]: page by offset \(app\) grows with the "
+                     r"table: [\d,]+ -> [\d,]+ buffers \(x\d\.\d\) while messages grew x4\.0", out), out
+
+
+GROWING_READ = textwrap.dedent('''
+
+    def test_a_count_nobody_declared(chatschema_database):
+        conversation = chatschema_database.seed.interesting.longest_conversation_id
+        with psycopg.connect(chatschema_database.dsn) as conn:
+            conn.execute("SELECT count(*) FROM messages WHERE conversation_id = %s", (conversation,)).fetchone()
+''')
+
+
+def test_the_guard_with_growth_names_a_read_that_grows(pytester, pg_server, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    pytester.makepyfile(test_guarded=GUARDED + GROWING_READ)
+    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+                                           "--chatschema-growth", "-p", "no:cacheprovider", "-q")
+    out = result.stdout.str()
+    assert result.ret == 1 and "2 passed" in out, out
+    assert "chatschema guard: 2 distinct statements planned, 1 with findings" in out, out
+    assert "✗ SELECT count(*) FROM messages WHERE conversation_id = %s" in out
+    assert "sent by test_guarded.py::test_a_count_nobody_declared" in out
+    assert re.search(r"buffer-growth: undeclared statement \(as sent\) grows with the table: [\d,]+ -> [\d,]+ "
+                     r"buffers \(x\d\.\d\) while messages grew x4\.0", out), out
+
+
+def test_the_guard_with_growth_passes_an_indexed_page(pytester, pg_server, monkeypatch):
+    """The twin: the same guard and growth check, only the page read through the index."""
+    monkeypatch.setenv("DATABASE_URL", pg_server.admin)
+    pytester.makepyfile(test_guarded=GUARDED)
+    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+                                           "--chatschema-growth", "-p", "no:cacheprovider", "-q")
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "chatschema guard: 1 distinct statements planned, 0 with findings" in out

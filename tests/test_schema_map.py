@@ -64,3 +64,41 @@ def test_an_index_no_contract_names_is_said_so_and_a_dropped_one_is_marked():
     assert any(line.startswith("| `ix_messages_conversation_id` | `load_messages.today`")
                and "not in the schema at head" in line for line in lines)
     assert not any("ix_messages_conversation_recent" in line and "not in the schema" in line for line in lines)
+
+
+def _docs(*args: str):
+    from click.testing import CliRunner
+
+    from chatschema.cli import main
+
+    return CliRunner().invoke(main, ["docs", *args], catch_exceptions=False)
+
+
+def test_docs_with_an_app_teams_queries_maps_their_indexes(tmp_path):
+    done = _docs("--out", str(tmp_path), "--queries", str(EXAMPLES))
+    assert done.exit_code == 0, done.output
+    text = (tmp_path / "schema.md").read_text(encoding="utf-8")
+    recent_index = next(line for line in text.splitlines() if line.startswith("| `ix_messages_conversation_recent` |"))
+    assert "`recent_messages.app`" in recent_index and "`assistant_replies_by_offset.app`" in recent_index
+    assert "|  | `recent_messages.app` | conversation_id, created_at, id |  |" in text
+    assert f"the `.app` queries are the query files in {EXAMPLES.as_posix()}" in text
+    assert _docs("--out", str(tmp_path), "--queries", str(EXAMPLES), "--check").exit_code == 0
+
+
+def test_docs_without_queries_leave_them_out_and_check_sees_the_difference(tmp_path):
+    """The twin: the committed map (no --queries) names no app query, and --check tells the two apart."""
+    assert _docs("--out", str(tmp_path)).exit_code == 0
+    text = (tmp_path / "schema.md").read_text(encoding="utf-8")
+    assert ".app`" not in text and "`chatschema docs --queries DIR` adds an app team's query files" in text
+    assert text == SCHEMA_MD.read_text(encoding="utf-8")
+    stale = _docs("--out", str(tmp_path), "--queries", str(EXAMPLES), "--check")
+    assert stale.exit_code == 1 and f"✗ {tmp_path / 'schema.md'} is stale" in stale.output
+
+
+def test_docs_with_a_bad_query_file_is_one_line_and_exit_2(tmp_path):
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "bad.sql").write_text("-- chatschema-query: bad\n-- page-rows: many\nSELECT 1;\n", encoding="utf-8")
+    done = _docs("--out", str(tmp_path / "docs"), "--queries", str(queries))
+    assert done.exit_code == 2 and done.output.startswith("Error: ") and done.output.count("\n") == 1, done.output
+    assert "bad.sql:2" in done.output

@@ -385,3 +385,71 @@ def test_cli_help_and_scale_choices():
     result = run("seed", "--help")
     assert result.exit_code == 0 and "Example:" in result.output
     assert "[tiny|ci|bench|large]" in result.output and list(SCALES) == ["tiny", "ci", "bench", "large"]
+
+
+def _with_app_tables(new_database):
+    """A seeded database beside an application's tables: audit_log refers to users, audit_note to audit_log."""
+    settings = new_database("seed_app_tables")
+    migrate.upgrade(settings)
+    seed_database(settings.dsn, scale="tiny", messages=1000)
+    with psycopg.connect(settings.dsn) as conn:
+        conn.execute("CREATE TABLE audit_log (id int PRIMARY KEY, user_id uuid REFERENCES users (id))")
+        conn.execute("INSERT INTO audit_log SELECT row_number() OVER (), id FROM users LIMIT 5")
+        conn.execute("CREATE TABLE audit_note (id int PRIMARY KEY, log_id int CONSTRAINT fk_note_log REFERENCES audit_log)")
+        conn.execute("INSERT INTO audit_note VALUES (1, 1), (2, 2), (3, 3)")
+    return settings
+
+
+def app_rows(dsn: str) -> tuple[int, int]:
+    with psycopg.connect(dsn) as conn:
+        return scalar(conn, "SELECT count(*) FROM audit_log"), scalar(conn, "SELECT count(*) FROM audit_note")
+
+
+def test_replace_refuses_to_empty_an_applications_tables(new_database):
+    settings = _with_app_tables(new_database)
+    before = fingerprint(settings.dsn)
+    done = run("seed", "--scale", "tiny", "--messages", "1000", "--seed", "9", "--replace", "--dsn", settings.dsn)
+    assert done.exit_code == 2
+    assert done.output.count("\n") == 1 and "Traceback" not in done.output
+    assert re.fullmatch(
+        r"Error: --replace would also empty audit_log \(foreign key audit_log_user_id_fkey -> users\), audit_note "
+        r"\(foreign key fk_note_log -> audit_log\) in .+: TRUNCATE \.\.\. CASCADE empties every table whose foreign "
+        r"key refers to chatschema's tables, and chatschema does not own these\. Nothing was changed\. To empty them "
+        r"too, pass --also-truncate audit_log --also-truncate audit_note\n",
+        done.output,
+    )
+    assert app_rows(settings.dsn) == (5, 3) and fingerprint(settings.dsn) == before
+    # Naming one of the two is not enough: the other would still be emptied unnamed.
+    with pytest.raises(ConfigError, match=r"^--replace would also empty audit_note \(foreign key fk_note_log"):
+        seed_database(settings.dsn, scale="tiny", messages=1000, seed=9, replace=True, also_truncate=["audit_log"])
+    assert app_rows(settings.dsn) == (5, 3) and fingerprint(settings.dsn) == before
+
+
+def test_replace_empties_the_applications_tables_it_is_told_to(new_database):
+    """The twin: with every reached table named, the replace goes ahead and empties exactly those."""
+    settings = _with_app_tables(new_database)
+    with psycopg.connect(settings.dsn) as conn:
+        conn.execute("CREATE TABLE unrelated (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO unrelated VALUES (1)")
+    done = run("seed", "--scale", "tiny", "--messages", "1000", "--seed", "9", "--replace",
+               "--also-truncate", "audit_log", "--also-truncate", "audit_note", "--dsn", settings.dsn)
+    assert done.exit_code == 0, done.output
+    assert app_rows(settings.dsn) == (0, 0)
+    with psycopg.connect(settings.dsn) as conn:
+        assert scalar(conn, "SELECT count(*) FROM unrelated") == 1
+        assert scalar(conn, "SELECT count(*) FROM messages") == 1000
+
+
+def test_also_truncate_names_only_tables_the_cascade_reaches(new_database):
+    settings = _with_app_tables(new_database)
+    with psycopg.connect(settings.dsn) as conn:
+        conn.execute("CREATE TABLE unrelated (id int PRIMARY KEY)")
+    with pytest.raises(ConfigError, match=r"^--also-truncate unrelated: no foreign key of it refers to users, "
+                                          r"conversations or messages, so --replace has no reason to empty it"):
+        seed_database(settings.dsn, scale="tiny", messages=1000, replace=True,
+                      also_truncate=["audit_log", "audit_note", "unrelated"])
+    with pytest.raises(ConfigError, match=r"^--also-truncate nosuch: no such table; nothing was changed$"):
+        seed_database(settings.dsn, scale="tiny", messages=1000, replace=True, also_truncate=["nosuch"])
+    with pytest.raises(ConfigError, match=r"^--also-truncate empties tables only with --replace"):
+        seed_database(settings.dsn, scale="tiny", messages=1000, also_truncate=["audit_log"])
+    assert app_rows(settings.dsn) == (5, 3)

@@ -89,6 +89,7 @@ def command_line(scales: Sequence[ScaleSpec], options: BenchOptions) -> str:
         ("--budget", f"{options.budget_s:g}", f"{default.budget_s:g}"),
         ("--write-seconds", f"{options.write_seconds:g}", f"{default.write_seconds:g}"),
         ("--clients", ",".join(map(str, options.clients)), ",".join(map(str, default.clients))),
+        ("--seed-runs", str(options.seed_runs), str(default.seed_runs)),
     ):
         if value != was:
             given.append(f"{flag} {value}")

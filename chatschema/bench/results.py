@@ -67,6 +67,7 @@ class BenchOptions:
     control: bool = True  # today's queries also at head, interleaved with ours
     statement_timeout_s: int = 600
     database_prefix: str = "chatschema_bench"
+    seed_runs: int = 3  # seeds of each scale (the last one is measured on): the seeding row's medians
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class ScaleResult:
     refresh: tuple[dict[str, Any], ...]  # view, concurrently, seconds, rows
     load_average: tuple[float, float]  # 1-minute load at the start and at the end of the scale
     seconds: float
+    # Every seed of the scale, in order: seconds, messages_per_second and phases ({phase: seconds}).
+    seed_runs: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

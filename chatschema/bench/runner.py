@@ -124,9 +124,14 @@ def run_scale(settings: Settings, spec: ScaleSpec, options: BenchOptions = Bench
     emit("scale", label)
     emit("stage", f"{label}: new database {server.describe_target(info)} at revision 0001")
     migrate.upgrade(settings, "0001", on_revision=on_revision)
-    seeded = seed_database(info, scale=spec.name, messages=spec.messages, seed=options.seed,
-                           progress=labelled("seed"))
-    emit("seeded", seeded)
+    seed_runs: list[dict[str, Any]] = []
+    for run_number in range(max(1, options.seed_runs)):
+        # The same seed again over the last one's rows (replace): the seeding row's median, side by side.
+        seeded = seed_database(info, scale=spec.name, messages=spec.messages, seed=options.seed,
+                               progress=labelled("seed"), replace=run_number > 0)
+        seed_runs.append({"seconds": seeded.seconds, "messages_per_second": seeded.messages_per_second,
+                          "phases": dict(seeded.phases), "load_average": _load()})
+        emit("seeded", seeded)
     ids = seeded.interesting
     with connect(info, options) as conn:
         points = find_points(conn, ids)
@@ -170,7 +175,8 @@ def run_scale(settings: Settings, spec: ScaleSpec, options: BenchOptions = Bench
         assert sizes is not None
     return ScaleResult(
         scale=label, users=seeded.users, conversations=seeded.conversations, messages=seeded.messages,
-        seed_seconds=seeded.seconds, database_bytes=int(sizes.database), messages_bytes=int(sizes.messages),
+        seed_seconds=seeded.seconds, seed_runs=tuple(seed_runs), database_bytes=int(sizes.database),
+        messages_bytes=int(sizes.messages),
         conversations_bytes=int(sizes.conversations),
         interesting={k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in dataclasses.asdict(ids).items()},
         list_pages=points.list_pages, load_pages=points.load_pages, migration=tuple(migration),

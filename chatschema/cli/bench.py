@@ -75,6 +75,9 @@ def _results(path: str) -> dict[str, Any]:
               metavar="SECONDS", help="Duration of each send run (variant x spread/hot x clients).")
 @click.option("--clients", default=",".join(map(str, DEFAULTS.clients)), show_default=True, metavar="N[,N...]",
               help="Concurrent clients (pool sizes) of the send runs.")
+@click.option("--seed-runs", type=click.IntRange(1, 20), default=DEFAULTS.seed_runs, show_default=True,
+              help="Seed each scale this many times, one after the other (the last seed is measured on): the "
+                   "seeding table's medians.")
 @click.option("--control/--no-control", default=DEFAULTS.control, show_default=True,
               help="Also measure today's queries at head, interleaved with ours.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="docs", show_default=True,
@@ -83,8 +86,8 @@ def _results(path: str) -> dict[str, Any]:
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="Render the report from a results.json of an earlier run; connects to nothing.")
 @connection_options
-def bench_(scales: str, iterations: int, budget: float, write_seconds: float, clients: str, control: bool, out_dir: str,
-           keep: bool, from_json: str | None, settings: Settings) -> None:
+def bench_(scales: str, iterations: int, budget: float, write_seconds: float, clients: str, seed_runs: int,
+           control: bool, out_dir: str, keep: bool, from_json: str | None, settings: Settings) -> None:
     """Benchmark every query variant at several data sizes; write OUT/benchmarks.md, plots and JSON.
 
     Per scale: a scratch database (chatschema_bench_SCALE, dropped afterwards unless
@@ -107,7 +110,7 @@ def bench_(scales: str, iterations: int, budget: float, write_seconds: float, cl
     else:
         specs = bench.parse_scales(scales)
         options = bench.BenchOptions(iterations=iterations, budget_s=budget, write_seconds=write_seconds,
-                                     clients=_clients(clients), control=control)
+                                     clients=_clients(clients), control=control, seed_runs=seed_runs)
         with progress_bar() as bar:
             done = bench.benchmark(settings, specs, options, Path(out_dir), keep=keep, progress=_bench_progress(bar),
                                    on_event=_bench_events(err))

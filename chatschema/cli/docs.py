@@ -14,7 +14,10 @@ from . import main, out
               help="Directory of the generated files.")
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 naming each file that is missing or not up to date.")
-def docs_(out_dir: str, check_only: bool) -> None:
+@click.option("--queries", "queries_dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="An app team's .sql query files (docs/app-queries.md): schema.md's index -> queries map "
+                   "names them beside the catalog's queries.")
+def docs_(out_dir: str, check_only: bool, queries_dir: str | None) -> None:
     """Generate the reference docs: queries.md, cli.md, schema.md and plan-rules.md.
 
     queries.md from the query catalog and the API's signatures and docstrings; cli.md from
@@ -26,21 +29,23 @@ def docs_(out_dir: str, check_only: bool) -> None:
     Example:
         chatschema docs
         chatschema docs --check || echo "run chatschema docs and commit the result"
+        chatschema docs --out app/docs --queries app/queries   # the map with the app's queries
     """
     from pathlib import Path
 
     from .. import docs
 
     directory = Path(out_dir)
+    app = Path(queries_dir) if queries_dir else None
     if check_only:
-        bad = docs.stale(directory, main)
+        bad = docs.stale(directory, main, app)
         for path in bad:
             out.print(f"✗ {path} is stale; run `chatschema docs`", markup=False)
         if bad:
             sys.exit(1)
         out.print(f"✓ the generated docs in {directory} are up to date", markup=False)
         return
-    for path, changed in docs.write(directory, main):
+    for path, changed in docs.write(directory, main, app):
         out.print(f"wrote {path}" if changed else f"{path} is up to date", markup=False)
 
 

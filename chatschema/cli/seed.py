@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
 
 from .. import server
+from ..errors import Interrupted
 from ..settings import Settings
-from . import connection_options, main, out, progress_bar
+from . import connection_options, err, main, out, progress_bar
+
+# Exit statuses of a seed stopped by a signal: 128 + the signal's number, as a shell reports it.
+INTERRUPTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[list[int]]:
+    """While the block runs, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that the seed cancels
+    its statements on the server before exiting; yields the signals received. Only the main thread
+    may install handlers: from another thread the process's own handlers stay."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.getsignal(sig) for sig in INTERRUPTED_EXIT}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @main.command("seed")
@@ -19,9 +54,15 @@ from . import connection_options, main, out, progress_bar
                    "scale in proportion.")
 @click.option("--seed", "seed_", type=int, default=42, show_default=True,
               help="Same seed, same data: ids, content and timestamps.")
-@click.option("--replace", is_flag=True, help="Delete every row first (TRUNCATE users CASCADE) if the tables are not empty.")
+@click.option("--replace", is_flag=True,
+              help="Delete every row of users, conversations and messages first if they are not empty; refused when "
+                   "another table's foreign key refers to them, unless that table is named with --also-truncate.")
+@click.option("--also-truncate", "also_truncate", multiple=True, metavar="TABLE",
+              help="With --replace: empty TABLE too, an application's table whose foreign key refers to users, "
+                   "conversations or messages (repeat for each; every such table must be named).")
 @connection_options
-def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings: Settings) -> None:
+def seed_(scale: str, messages: int | None, seed_: int, replace: bool, also_truncate: tuple[str, ...],
+          settings: Settings) -> None:
     """Fill the database with skewed, deterministic chat data, generated inside PostgreSQL.
 
     A whale user with tens of thousands of conversations, conversations with tens of
@@ -30,6 +71,11 @@ def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings:
     on (summaries exact from 0003; views refreshed at 0007), then VACUUM (ANALYZE)s every
     table. --lock-timeout bounds the wait for locks (TRUNCATE takes the strongest);
     --statement-timeout does not apply, since every statement here is a bulk load.
+
+    Ctrl-C or SIGTERM cancels the seed's statements on the server within a second or two
+    and exits 130 (SIGINT) or 143 (SIGTERM): before the commit nothing is kept; while
+    settling the data stays, not yet VACUUM (ANALYZE)d. A killed client's sessions stop
+    by themselves within a second (client_connection_check_interval).
 
     \b
     Example:
@@ -50,8 +96,16 @@ def seed_(scale: str, messages: int | None, seed_: int, replace: bool, settings:
         bar.update(tasks[name], completed=done, total=total)
 
     try:
-        report = seed_database(info, scale=scale, messages=messages, seed=seed_, replace=replace, progress=progress,
-                               lock_timeout_ms=settings.lock_timeout_ms)
+        with _terminate_as_interrupt() as received:
+            report = seed_database(info, scale=scale, messages=messages, seed=seed_, replace=replace,
+                                   progress=progress, lock_timeout_ms=settings.lock_timeout_ms,
+                                   also_truncate=also_truncate)
+    except Interrupted as exc:
+        if tasks:
+            bar.stop()
+        signum = received[0] if received else signal.SIGINT
+        err.print(f"Error: {signal.Signals(signum).name}: {exc}", markup=False, soft_wrap=True)
+        sys.exit(INTERRUPTED_EXIT[signal.Signals(signum)])
     finally:
         if tasks:
             bar.stop()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..plans.docs import rules_markdown
+from ..queries.files import load_dir
 from .cli import cli_markdown
 from .queries import queries_markdown
 from .schema import schema_markdown
@@ -27,12 +28,14 @@ if TYPE_CHECKING:
 __all__ = ["WIDTH", "queries_markdown", "cli_markdown", "schema_markdown", "generate", "stale", "write", "raises"]
 
 
-def generate(cli: click.Group) -> dict[str, str]:
-    """Every generated reference file: name in docs/ -> its text."""
+def generate(cli: click.Group, queries_dir: Path | None = None) -> dict[str, str]:
+    """Every generated reference file: name in docs/ -> its text. With ``queries_dir`` (an app team's
+    query files) schema.md maps their contracts' indexes too."""
+    app = load_dir(queries_dir) if queries_dir is not None else ()
     return {
         "queries.md": queries_markdown(),
         "cli.md": cli_markdown(cli),
-        "schema.md": schema_markdown(),
+        "schema.md": schema_markdown(app, queries_dir.as_posix() if queries_dir is not None else ""),
         "plan-rules.md": rules_markdown(),
     }
 
@@ -41,16 +44,16 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
-def stale(directory: Path, cli: click.Group) -> list[Path]:
+def stale(directory: Path, cli: click.Group, queries_dir: Path | None = None) -> list[Path]:
     """The generated files in ``directory`` that are missing or differ from what the code generates."""
-    return [directory / name for name, text in generate(cli).items() if _read(directory / name) != text]
+    return [directory / name for name, text in generate(cli, queries_dir).items() if _read(directory / name) != text]
 
 
-def write(directory: Path, cli: click.Group) -> list[tuple[Path, bool]]:
+def write(directory: Path, cli: click.Group, queries_dir: Path | None = None) -> list[tuple[Path, bool]]:
     """Write every generated file into ``directory``; each path with whether it changed."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in generate(cli).items():
+    for name, text in generate(cli, queries_dir).items():
         path = directory / name
         changed = _read(path) != text
         if changed:

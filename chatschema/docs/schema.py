@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 from .. import indexes, migrate, models, views
 from .. import queries as catalog
+from ..queries import Query
 from .er import er_diagram, index_map_lines
 from .text import GENERATED, body
 
@@ -31,10 +33,10 @@ The chain that builds it, from today's schema (`chatschema history`; `chatschema
 
 
 
-def _index_users() -> dict[str, list[str]]:
-    """Index name -> the catalog queries whose plan contract names it."""
+def _index_users(app_queries: Sequence[Query] = ()) -> dict[str, list[str]]:
+    """Index name -> the catalog queries (and app teams' ``app_queries``) whose plan contract names it."""
     users: dict[str, list[str]] = {}
-    for q in catalog.all_queries():
+    for q in (*catalog.all_queries(), *app_queries):
         for use in q.contract.uses:
             users.setdefault(use.index, []).append(f"`{q.name}`")
             for other in use.also:
@@ -100,9 +102,9 @@ def _pkey(table: sa.Table) -> str:
     return str(table.primary_key.name or f"{table.name}_pkey")  # PostgreSQL's default name
 
 
-def _indexes() -> list[str]:
+def _indexes(app_queries: Sequence[Query] = ()) -> list[str]:
     dialect = postgresql.dialect()
-    users = _index_users()
+    users = _index_users(app_queries)
     rows = []
     for table in models.metadata.sorted_tables:
         columns = ", ".join(c.name for c in table.primary_key.columns)
@@ -124,10 +126,11 @@ def _indexes() -> list[str]:
     return lines + [f"- `{name}`: {why}" for name, _, _, _, why in rows if why]
 
 
-def schema_markdown() -> str:
-    """docs/schema.md: the tables, constraints, indexes and materialized views at head."""
+def schema_markdown(app_queries: Sequence[Query] = (), app_source: str = "") -> str:
+    """docs/schema.md: the tables, constraints, indexes and materialized views at head; ``app_queries``
+    (an app team's query files, from ``app_source``) join the catalog's in the index -> queries map."""
     sources = ("chatschema/models/__init__.py, chatschema/indexes.py, chatschema/views.py, the migration chain "
-               "and the catalog's contracts")
+               "and the catalog's contracts") + (f" and the query files in {app_source}" if app_source else "")
     head = migrate.script_directory().get_current_head()
     lines = [_SCHEMA_INTRO.format(head=head, generated=GENERATED.format(sources=sources), models_doc=body(models))
              .rstrip("\n")]
@@ -140,14 +143,15 @@ def schema_markdown() -> str:
     lines += ["", "## Tables"]
     for table in models.metadata.sorted_tables:
         lines += [""] + _table(table)
-    lines += [""] + _indexes()
+    lines += [""] + _indexes(app_queries)
     named = [_pkey(t) for t in models.metadata.sorted_tables] + [i.name for i in indexes.INDEXES] + [
         v.index for v in views.VIEWS]
     lines += ["", "## Index -> queries", "",
               "Each index and the catalog queries whose plan contracts use it, with the index columns the "
-              "contract requires in the Index Cond (from the contracts; app teams' query files are mapped "
-              "the same way by `chatschema.docs.er.index_map`).", "",
-              *index_map_lines(catalog.all_queries(), named)]
+              "contract requires in the Index Cond (from the contracts"
+              + (f"; the `.app` queries are the query files in {app_source}" if app_source else
+                 "; `chatschema docs --queries DIR` adds an app team's query files") + ").", "",
+              *index_map_lines([*catalog.all_queries(), *app_queries], named)]
     definitions = _view_definitions()
     lines += ["", "## Materialized views", "", body(views), "",
               "| view | serves | unique key (index) |", "|---|---|---|"]

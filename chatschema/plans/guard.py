@@ -6,10 +6,17 @@ driver included) with ``--chatschema-guard`` and hands the statements here at th
 session. The rules are the ones that need no contract: a Seq Scan of ``messages`` or
 ``conversations`` and a Sort of more than a page. A statement the seeded database cannot plan (an
 app table chatschema does not have) is reported as skipped, not as a finding.
+
+With a second, smaller seeded database (``small_info``, ``--chatschema-growth``) each read is also
+measured on both (``EXPLAIN (ANALYZE, BUFFERS)`` with the values the test bound, in a READ ONLY
+transaction rolled back; writes are never executed) and checked by ``buffer-growth``: a read whose
+buffers grow with the table is named like the others.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,12 +26,13 @@ from ..queries.contract import HOT_TABLES, Contract
 from ..queries.files import VARIANT, FileQuery
 from .explain import Explainer, ExplainFailed
 from .findings import Finding
-from .rules import PlanSubject, rule
+from .metrics import total_buffers
+from .rules import GrowthSubject, PlanSubject, rule
 from .verify import connect
 
-__all__ = ["Sent", "Guarded", "guard", "summary_lines", "explainable", "named", "GUARD_RULES", "PAGE_ROWS"]
+__all__ = ["Sent", "Guarded", "Growth", "guard", "summary_lines", "explainable", "named", "GUARD_RULES", "PAGE_ROWS"]
 
-GUARD_RULES = ("seq-scan-on-hot-table", "sort-above-page")
+GUARD_RULES = ("seq-scan-on-hot-table", "sort-above-page")  # and buffer-growth, with a Growth
 PAGE_ROWS = 100
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%|%")
 _EXPLAINABLE = ("select", "with", "update", "delete", "insert", "merge", "values", "table")
@@ -81,8 +89,34 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def guard(info: str, sent: Iterable[Sent], *, page_rows: int = PAGE_ROWS) -> list[Guarded]:
-    """Each distinct explainable statement of ``sent``, planned (generic plan) on ``info`` and checked."""
+@dataclass(frozen=True)
+class Growth:
+    """The smaller database a growth check measures against, and both databases' message counts."""
+
+    small_info: str
+    small_rows: float
+    large_rows: float
+
+
+def _is_read(text: str) -> bool:
+    words = text.lstrip().split(None, 1)
+    return bool(words) and words[0].lower().lstrip("(") in ("select", "with", "values", "table") and not re.search(
+        r"\b(insert|update|delete|merge)\b", text, re.IGNORECASE)
+
+
+def _growth(large: Explainer, small: Explainer, query: FileQuery, values: dict[str, Any], contract: Contract,
+            growth: Growth) -> tuple[Finding, ...]:
+    """buffer-growth of one read, measured on both databases with the same values."""
+    large_buffers = total_buffers(large.explain(query, values, "custom"))
+    small_buffers = total_buffers(small.explain(query, values, "custom"))
+    subject = GrowthSubject("undeclared_statement.as_sent", contract, "as sent", small_buffers, large_buffers,
+                            growth.small_rows, growth.large_rows)
+    return tuple(rule("buffer-growth").check(subject))
+
+
+def guard(info: str, sent: Iterable[Sent], *, page_rows: int = PAGE_ROWS, growth: Growth | None = None) -> list[Guarded]:
+    """Each distinct explainable statement of ``sent``, planned (generic plan) on ``info`` and checked;
+    with ``growth``, each read's buffers are also compared with the smaller database's."""
     first: dict[str, Sent] = {}
     times: dict[str, int] = {}
     for s in sent:
@@ -93,9 +127,15 @@ def guard(info: str, sent: Iterable[Sent], *, page_rows: int = PAGE_ROWS) -> lis
         times[key] = times.get(key, 0) + 1
     contract = Contract(page_rows=page_rows, max_sort_rows=page_rows, no_seq_scan=HOT_TABLES, o_page=False)
     rules = [rule(name) for name in GUARD_RULES]
+    growth_contract = dataclasses.replace(contract, o_page=True)
     out: list[Guarded] = []
-    with connect(info) as conn:
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(connect(info))
         explainer = Explainer(conn, analyze=False, scratch=False)  # READ ONLY, nothing executed
+        measured = small = None
+        if growth is not None:
+            measured = Explainer(conn, analyze=True, scratch=False)  # READ ONLY: reads run, writes only planned
+            small = Explainer(stack.enter_context(connect(growth.small_info)), analyze=True, scratch=False)
         for i, (key, s) in enumerate(first.items(), 1):
             try:
                 text, values = named(s.sql.strip().rstrip(";"), s.params)
@@ -109,6 +149,12 @@ def guard(info: str, sent: Iterable[Sent], *, page_rows: int = PAGE_ROWS) -> lis
             subject = PlanSubject(query="undeclared_statement", operation="", contract=contract, plans=plans,
                                   mode="generic", case="generic plan")
             found = tuple(f for r in rules for f in r.check(subject))
+            if growth is not None and measured is not None and small is not None and _is_read(text):
+                try:
+                    found += _growth(measured, small, query, values, growth_contract, growth)
+                except ExplainFailed as exc:
+                    out.append(Guarded(key, s.test, times[key], found, skipped=f"growth: {str(exc).splitlines()[0]}"))
+                    continue
             out.append(Guarded(key, s.test, times[key], found))
     return out
 

@@ -24,7 +24,7 @@ same generator as the messages, so each conversation row is written once. Then t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +36,10 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from .. import migrate, server
-from ..errors import ChatSchemaError, ConfigError, LockTimeout, UnknownRevision
+from ..errors import ChatSchemaError, ConfigError, Interrupted, LockTimeout, UnknownRevision
 from ..migrations import VERSION_TABLE
 from ..progress import Progress
-from . import defer, load
+from . import defer, load, replace as replace_
 from .interesting import SUMMARY_COLUMNS, InterestingRows, has_message_owner, has_summaries, interesting_ids
 from .scales import SCALES, Scale, check_seed, plan_params, resolve_scale
 from .settle import settle
@@ -94,33 +94,47 @@ def seed_database(
     progress: Progress | None = None,
     replace: bool = False,
     lock_timeout_ms: int | None = None,
+    also_truncate: Sequence[str] = (),
+    statistics_target: int | None = None,
 ) -> SeedReport:
     """Fill an empty chatschema database (at any revision) with skewed, deterministic data.
 
     ``scale`` is one of ``SCALES``; ``messages`` resizes it (users and conversations follow in
     proportion). A database that already has rows is refused unless ``replace``, which empties the
-    tables first (``TRUNCATE users CASCADE``). The load is one transaction: if it fails, the
+    tables first; a table outside chatschema's that a foreign key ties to them (which ``TRUNCATE
+    users CASCADE`` would empty too) is refused unless named in ``also_truncate`` (``replace``). The load is one transaction: if it fails, the
     database is left as it was, indexes, constraints and (with ``replace``) the old rows included.
     At revision 0007 the materialized views are refreshed; then every table is ``VACUUM
     (ANALYZE)``d so plans see a settled database. ``progress(phase, done, total)`` is called, from
     the calling thread, as the load goes: phases ``conversations``, ``messages``, ``indexes`` and
     ``settle``. ``lock_timeout_ms`` bounds every session's wait for a lock (the load's takes the
-    strongest there is); None leaves the server's ``lock_timeout`` as it is.
+    strongest there is); None leaves the server's ``lock_timeout`` as it is. ``statistics_target``
+    sets ``default_statistics_target`` for the settle's ANALYZE, so that a caller who wants whole-table
+    statistics (the plan validator, the pytest plugin) need not ANALYZE everything a second time.
     """
     chosen = resolve_scale(scale, messages)
     check_seed(seed)
+    if also_truncate and not replace:
+        raise ConfigError("--also-truncate empties tables only with --replace; nothing was changed")
     params = plan_params(chosen, seed)
     info = _with_lock_timeout(conninfo, lock_timeout_ms)
     target = server.describe_target(info)
     run = _Run(progress)
     sessions = load.open_sessions(info)
+    revision = ""
     try:
-        with ThreadPoolExecutor(max(2, len(sessions) - 1), thread_name_prefix="chatschema-seed") as pool:
+        with ThreadPoolExecutor(len(sessions), thread_name_prefix="chatschema-seed") as pool:
             try:
-                revision = _load(pool, sessions, chosen, params, replace, target, run)
-            except psycopg.Error as exc:
-                raise _translate(exc, target) from exc
-            interesting = _settle(pool, sessions, target, run)
+                try:
+                    revision = _load(pool, sessions, chosen, params, replace, also_truncate, target, run)
+                except psycopg.Error as exc:
+                    raise _translate(exc, target) from exc
+                interesting = _settle(pool, sessions, target, run, statistics_target)
+            except KeyboardInterrupt:
+                # Ctrl-C (or SIGTERM, which the CLI turns into one) reaches this thread only: the
+                # statements the pool's threads run go on in the server unless cancelled here.
+                load.cancel_all(sessions)
+                raise Interrupted(_interrupted(run, chosen, target, committed=bool(revision))) from None
     finally:
         for conn in sessions:
             conn.close()  # an open transaction is rolled back: a failed load leaves nothing behind
@@ -171,6 +185,18 @@ class _Run:
         )
 
 
+def _interrupted(run: _Run, scale: Scale, target: str, *, committed: bool) -> str:
+    """What an interrupted seed leaves behind, in one sentence."""
+    if not committed:
+        done = run.counts["messages"]
+        where = f" after {done:,} of {scale.messages:,} messages" if done else ""
+        return (f"seeding {target} was interrupted{where}: its statements were cancelled on the server and its "
+                f"transaction rolled back, so the database is as it was before the run (nothing was seeded)")
+    return (f"seeding {target} was interrupted while settling: the {run.counts['messages']:,} messages are "
+            f"committed, but the tables are not VACUUM (ANALYZE)d and the views (revision 0007) not refreshed; "
+            f"run VACUUM (ANALYZE) and `chatschema views refresh`, or seed again with --replace")
+
+
 def _with_lock_timeout(conninfo: str, lock_timeout_ms: int | None) -> str:
     """``conninfo`` with ``-c lock_timeout=...`` added to its options, so every session has it."""
     if lock_timeout_ms is None:
@@ -182,15 +208,15 @@ def _with_lock_timeout(conninfo: str, lock_timeout_ms: int | None) -> str:
 
 
 def _load(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], scale: Scale, params: dict[str, Any],
-          replace: bool, target: str, run: _Run) -> str:
+          replace: bool, also_truncate: Sequence[str], target: str, run: _Run) -> str:
     """The load's transaction, from the lock to the commit; returns the database's revision."""
     loader, generators = sessions[0], sessions[1:]
-    revision, summaries = _claim(loader, target, replace)
+    revision, summaries, truncate = _claim(loader, target, replace, also_truncate)
     list(pool.map(lambda conn: load.prepare(conn, params), generators))
     span, max_span = load.plan_span(generators[0])
     run.phase("plan")
 
-    freeze = defer.empty(loader, replace)
+    freeze = defer.empty(loader, truncate)
     deferred = defer.defer(loader)
     load.copy_windows(pool, loader, generators, load.USER_ROWS.copy_in(freeze), load.user_jobs(params), lambda _: None)
     conversations = load.CONVERSATION_ROWS if summaries else load.CONVERSATION_ROWS.without(SUMMARY_COLUMNS)
@@ -211,8 +237,10 @@ def _load(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], scale: S
     return revision
 
 
-def _claim(loader: psycopg.Connection, target: str, replace: bool) -> tuple[str, bool]:
-    """Check and lock the tables: the database's revision, and whether it has the summary columns."""
+def _claim(loader: psycopg.Connection, target: str, replace: bool,
+           also_truncate: Sequence[str]) -> tuple[str, bool, sql.Composed | None]:
+    """Check and lock the tables: the database's revision, whether it has the summary columns, and
+    the TRUNCATE that empties the rows ``replace`` replaces (None when there are none)."""
     revision = _revision(loader, target)
     summaries = has_summaries(loader)
     # Locked before they are looked at, so that no row arrives between the look and the load.
@@ -228,7 +256,8 @@ def _claim(loader: psycopg.Connection, target: str, replace: bool) -> tuple[str,
             f"seeding needs empty tables. Pass --replace to delete every row first "
             f"(TRUNCATE users CASCADE)."
         )
-    return revision, summaries
+    truncate = replace_.truncate_statement(loader, also_truncate, target) if any(counts) else None
+    return revision, summaries, truncate
 
 
 def _revision(conn: psycopg.Connection, target: str) -> str:
@@ -267,10 +296,12 @@ def _translate(exc: psycopg.Error, target: str) -> ChatSchemaError:
     return ChatSchemaError(f"seeding {target} failed: {first}; nothing was seeded")
 
 
-def _settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], target: str, run: _Run) -> InterestingRows:
+def _settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], target: str, run: _Run,
+            statistics_target: int | None) -> InterestingRows:
     """Settle the committed data and find its outliers; a failure here keeps the data."""
     try:
-        settle(pool, sessions, lambda done, total: run.tell("settle", done, total))
+        settle(pool, sessions, lambda done, total: run.tell("settle", done, total),
+               statistics_target=statistics_target)
         run.phase("settle")
         return interesting_ids(sessions[0])
     except psycopg.Error as exc:

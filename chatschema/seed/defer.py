@@ -30,7 +30,6 @@ DEFERRED_FOREIGN_KEYS = read("deferred_foreign_keys")
 RAISE_MAINTENANCE_WORK_MEM = read("maintenance_work_mem")
 
 TRUNCATE = "TRUNCATE users, conversations, messages"
-TRUNCATE_CASCADE = "TRUNCATE users, conversations, messages CASCADE"
 
 Statement = sql.SQL | sql.Composed
 
@@ -53,15 +52,16 @@ def attempt(conn: psycopg.Connection, statement: str | Statement) -> bool:
     return True
 
 
-def empty(conn: psycopg.Connection, replace: bool) -> bool:
+def empty(conn: psycopg.Connection, replace: Statement | None) -> bool:
     """Empty the tables in the load's transaction; True if they were, so that COPY FREEZE may fill them.
 
     COPY FREEZE writes rows frozen and marks pages all-visible as they fill, so VACUUM has nothing
-    left to rewrite. Empty tables that another table's foreign key refers to cannot be truncated
-    without it (nor by a role that may not): without ``replace`` their rows then go in unfrozen.
+    left to rewrite. ``replace`` is the TRUNCATE of rows being replaced (``replace.truncate_statement``).
+    Empty tables that another table's foreign key refers to cannot be truncated without it (nor by a
+    role that may not): their rows then go in unfrozen.
     """
-    if replace:
-        conn.execute(TRUNCATE_CASCADE)
+    if replace is not None:
+        conn.execute(replace)
         return True
     return attempt(conn, TRUNCATE)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from .. import server
@@ -38,6 +40,8 @@ __all__ = [
     "CHUNK_MESSAGES",
     "CHUNK_CONVERSATIONS",
     "LOAD_SESSIONS",
+    "APPLICATION_NAME",
+    "cancel_all",
     "Job",
     "Rows",
     "USER_ROWS",
@@ -63,6 +67,10 @@ MIN_WINDOWS = 4
 LOAD_SESSIONS = 2
 CHUNK_ROWS = 1_000  # rows per chunk, on average
 QUEUE_CHUNKS = 64  # chunks a generating session may run ahead of the loader
+APPLICATION_NAME = "chatschema seed"  # what pg_stat_activity shows for the seed's sessions
+# A backend whose client died (kill -9) notices within this long, in the middle of a statement, and
+# rolls back: otherwise a plan fill or an index build of minutes runs on for nobody (PostgreSQL 14+).
+CLIENT_CHECK = "SET client_connection_check_interval = '1s'"
 
 # In creation order: a function's body is checked against the functions it calls.
 FUNCTIONS = tuple(read(name) for name in ("seed_unit", "seed_time", "seed_message_keys", "seed_role", "seed_content"))
@@ -146,7 +154,11 @@ def open_sessions(info: str) -> list[psycopg.Connection]:
     sessions: list[psycopg.Connection] = []
     try:
         for _ in range(1 + LOAD_SESSIONS):
-            sessions.append(server.connect(info))
+            conn = server.connect(info, application_name=APPLICATION_NAME)
+            sessions.append(conn)
+            if conn.info.server_version >= 140000:
+                conn.execute(CLIENT_CHECK)
+                conn.commit()
     except BaseException:
         for conn in sessions:
             conn.close()
@@ -320,3 +332,27 @@ def dispatch(
             sessions[i].cancel_safe()
         wait(running)
         raise
+
+
+def cancel_all(sessions: list[psycopg.Connection], *, settle_s: float = 0.15, limit_s: float = 5.0) -> None:
+    """Cancel what every session runs, until none has run anything for ``settle_s`` (or ``limit_s`` passed).
+
+    A thread of the pool may be between two statements when the first cancel goes out and start the
+    next one just after: so the sessions are watched, and cancelled again, until all stay quiet.
+    """
+    deadline = time.monotonic() + limit_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        active = [conn for conn in sessions
+                  if not conn.closed and conn.pgconn.transaction_status == TransactionStatus.ACTIVE]
+        for conn in active:
+            try:
+                conn.cancel_safe(timeout=2.0)
+            except psycopg.Error:
+                pass  # the server is gone or did not answer: closing the session ends it all the same
+        now = time.monotonic()
+        if active:
+            quiet_since = now
+        elif now - quiet_since >= settle_s:
+            return
+        time.sleep(0.03)

@@ -46,7 +46,9 @@ def _refresh(conn: psycopg.Connection) -> int:
 def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     """Rounds of lanes (one session each) for autocommit sessions: first VACUUM messages beside the
     other tables, then ANALYZE messages beside the other tables' ANALYZE and (at revision 0007) the
-    views' refresh and their VACUUM (ANALYZE).
+    views' refresh and their VACUUM (ANALYZE). The second lane runs on a generating session, whose
+    work_mem keeps the refresh's sort in memory; a third lane would only share the same two cores
+    (measured: no faster on this machine).
 
     Nothing else reads a table while it is vacuumed: a page another scan has pinned cannot be
     cleaned, so VACUUM would leave it out of the visibility map and index-only scans would miss it.
@@ -63,13 +65,17 @@ def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     ]
 
 
-def settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], progress: Callable[[int, int], None]) -> None:
+def settle(pool: ThreadPoolExecutor, sessions: list[psycopg.Connection], progress: Callable[[int, int], None], *,
+           statistics_target: int | None = None) -> None:
     """Run the rounds on ``sessions`` (made autocommit), one round after the other.
 
     ``progress(done, total)`` is called with 0 steps done first, then after each step, in this thread.
+    ``statistics_target`` is every session's ``default_statistics_target`` for the ANALYZEs.
     """
     for conn in sessions:
         conn.autocommit = True
+        if statistics_target is not None:
+            conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(statistics_target)))
     rounds = settle_rounds(sessions[0])
     total = sum(len(lane) for lanes in rounds for lane in lanes)
     done = 0

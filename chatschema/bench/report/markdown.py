@@ -9,7 +9,7 @@ from .lookup import HEADLINE, by_size
 from .readings import readings
 from .tables import (
     analytics_table, by_scale_table, detail_table, headline_table, machine_lines, migrations_table,
-    pagination_tables, scales_table, summaries_table, table, writes_table,
+    pagination_tables, scales_table, seeding_table, summaries_table, table, writes_table,
 )
 from .targets import targets
 
@@ -126,7 +126,11 @@ def _migration(run: dict[str, Any], plots: set[str]) -> list[str]:
 
 
 def _data(run: dict[str, Any]) -> list[str]:
-    return ["", "## Data", "", *scales_table(run)]
+    return ["", "## Data", "", *scales_table(run), "", "### Seeding", "",
+            "`seed_database` at revision 0001 (as `chatschema seed` runs it), each scale seeded `--seed-runs` times "
+            "over its own rows (`replace`), one after the other: medians of the runs, and of each phase's seconds. "
+            "The whole seed includes the plan, the indexes and the settle (VACUUM, ANALYZE).", "",
+            *seeding_table(run)]
 
 
 def _method(run: dict[str, Any]) -> list[str]:

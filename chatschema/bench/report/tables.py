@@ -14,8 +14,11 @@ from .lookup import (
 
 __all__ = [
     "table", "machine_lines", "headline_table", "by_scale_table", "detail_table", "pagination_tables", "writes_table",
-    "summaries_table", "analytics_table", "migrations_table", "scales_table",
+    "summaries_table", "analytics_table", "migrations_table", "scales_table", "seeding_table", "SEED_PHASES",
 ]
+
+# The phases of a seed (seed.SeedReport.phases), in order.
+SEED_PHASES = ("plan", "users and conversations", "messages", "indexes and constraints", "settle")
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
@@ -184,3 +187,29 @@ def scales_table(run: dict[str, Any]) -> list[str]:
             for s in by_size(run)]
     return table(["scale", "messages", "conversations", "users", "heaviest user's conversations",
                   "longest conversation", "database at the end", "seeding", "whole scale"], rows)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def seeding_table(run: dict[str, Any]) -> list[str]:
+    """The seeding row of each scale: messages per second over the whole seed and while loading the
+    messages (medians of its runs, with their range), and the median seconds of each phase. A run
+    recorded before seed_runs existed has its one overall figure."""
+    rows = []
+    for s in by_size(run):
+        runs = s.get("seed_runs") or [{"seconds": s["seed_seconds"], "phases": {},
+                                       "messages_per_second": s["messages"] / s["seed_seconds"]}]
+        rates = [r["messages_per_second"] for r in runs]
+        loading = [s["messages"] / r["phases"]["messages"] for r in runs if r["phases"].get("messages")]
+        phases = [f"{_median([r['phases'][ph] for r in runs]):.1f} s" if all(ph in r["phases"] for r in runs) else "–"
+                  for ph in SEED_PHASES]
+        spread = f" ({min(rates):,.0f}–{max(rates):,.0f})" if len(rates) > 1 else ""
+        rows.append([s["scale"], n(s["messages"]), str(len(runs)), f"{_median(rates):,.0f}{spread}",
+                     f"{_median(loading):,.0f}" if loading else "–", f"{_median([r['seconds'] for r in runs]):.1f} s",
+                     *phases])
+    return table(["scale", "messages", "runs", "messages/s, whole seed (median, range)", "messages/s while loading",
+                  "seed", *SEED_PHASES], rows)
