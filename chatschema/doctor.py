@@ -294,11 +294,11 @@ def _missing_findings(missing: MissingViews) -> list[HealthFinding]:
     built, swapped = VIEWS_REBUILT
     if missing.revision is not None and missing.revision >= swapped:
         made = f"revision {built} made it ({swapped} swapped it in)"
-        fix = (f"chatschema downgrade {int(built) - 1:04d} && chatschema upgrade ({swapped}'s downgrade puts "
+        fix = (f"chatschema downgrade {_before(built)} && chatschema upgrade ({swapped}'s downgrade puts "
                f"{VIEWS_REVISION}'s views back and {built}'s drops only the views it built; the upgrade builds them again)")
     else:
         made = f"revision {VIEWS_REVISION} made it"
-        fix = (f"chatschema downgrade {_before_views()} && chatschema upgrade (revision {VIEWS_REVISION} makes the views "
+        fix = (f"chatschema downgrade {_before(VIEWS_REVISION)} && chatschema upgrade (revision {VIEWS_REVISION} makes the views "
                f"again; its downgrade drops only views)")
     return [HealthFinding(
         "missing-view", name,
@@ -306,8 +306,9 @@ def _missing_findings(missing: MissingViews) -> list[HealthFinding]:
     ) for name in missing.views]
 
 
-def _before_views() -> str:
-    return f"{int(VIEWS_REVISION) - 1:04d}"
+def _before(revision: str) -> str:
+    """The revision before ``revision`` (the chain's ids are zero-padded consecutive numbers)."""
+    return f"{int(revision) - 1:04d}"
 
 
 _VIEW_UNIQUE = """
