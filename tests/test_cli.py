@@ -286,8 +286,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(new_database, monkeypatch):
     # 0008's ADD CONSTRAINT ... NOT VALID: milliseconds, no scan; its VALIDATEs let reads and writes through
     assert out.rstrip().splitlines()[-1].startswith(
         "Locks that block reads or writes of a live table: ACCESS EXCLUSIVE on messages (0003, waits at most 3s); "
-        "ACCESS EXCLUSIVE on conversations (0003, waits at most 3s); ACCESS EXCLUSIVE on messages (0008, waits at most "
-        "3s); ACCESS EXCLUSIVE on conversations (0008, waits at most 3s)")
+        "ACCESS EXCLUSIVE on conversations (0003, waits at most 3s); ACCESS EXCLUSIVE on conversations (0008, waits at most "
+        "3s); ACCESS EXCLUSIVE on messages (0008, waits at most 3s)")
     assert migrate.current(settings) == "0001"
     with psycopg.connect(settings.dsn) as conn:
         assert conn.execute("SELECT to_regclass('ix_messages_conversation_recent')").fetchone()[0] is None

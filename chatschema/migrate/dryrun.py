@@ -25,6 +25,7 @@ from .failures import refuse_wrong_direction
 from .chain import DEFAULT_LOCATION, check_known, connection, database_revision, resolve, steps
 from .offline import PlannedStatement, planned_statements, render
 from .encoding import require_utf8
+from . import dependents
 from .preflight import Violation, describe, violations
 from .stamped import crossed
 
@@ -59,6 +60,7 @@ class MigrationPlan:
     backfill: Checkpoint | None = None  # of an interrupted backfill, which a run resumes from
     database: str = ""  # where: host:port/dbname, for messages
     violations: tuple[Violation, ...] = ()  # rows a pending revision would fail validating a CHECK on
+    blockers: tuple[dependents.Dependent, ...] = ()  # foreign keys on a key a pending revision replaces
 
 
 _SIZE = """
@@ -101,6 +103,8 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
             crossed(raw, rev, target, below_stamp=below_stamp, location=location)
         checkpoint = status(raw)
         found = tuple(violations(raw, pending, settings, location=location)) if direction == "upgrade" else ()
+        blockers = (tuple(dependents.blocking_foreign_keys(raw, pending, settings, location=location))
+                    if direction == "upgrade" else ())
         relations = dict.fromkeys(lk.relation for r in revisions for st in r.statements for lk in st.lock.locks)
         with raw.cursor(row_factory=dict_row) as cur:
             for relation in relations:
@@ -112,7 +116,7 @@ def plan(settings: Settings, revision: str = "head", *, direction: str = "upgrad
                     rows = int(tuples) if tuples is not None and tuples >= 0 else None
                     sizes[relation] = RelationSize(relation, row["table_name"], int(row["bytes"]), rows)
     return MigrationPlan(target, rev, direction, tuple(revisions), sizes, checkpoint, server.describe_target(info),
-                         found)
+                         found, blockers)
 
 
 # What each catalog check of the ops helpers means for the run. Online the runner repairs what the
@@ -196,6 +200,8 @@ def plan_lines(plan: MigrationPlan, settings: Settings, policy: list[str]) -> li
             lines += _statement_lines(rev, st, plan, settings, strong)
     for v in plan.violations:
         lines.append(f"\nWould fail: {describe(v)}. `chatschema upgrade` stops before changing anything.")
+    for d in plan.blockers:
+        lines.append(f"\nWould fail: {dependents.describe(d)}. `chatschema upgrade` stops before changing anything.")
     if strong:
         lines.append("\nLocks that block reads or writes of a live table: " + "; ".join(dict.fromkeys(strong)))
     else:

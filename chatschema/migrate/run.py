@@ -28,7 +28,7 @@ from .. import server
 from ..errors import BackfillStopped, MigrationFailed
 from ..progress import Progress, Warn
 from ..settings import Settings, format_duration
-from . import encoding, failures, locks, preflight, stamped
+from . import dependents, encoding, failures, locks, preflight, stamped
 from .gates import BuildGate, DatabaseMeasure, GatePolicy
 from .chain import (
     DEFAULT_LOCATION,
@@ -255,13 +255,14 @@ def _attempt(
 
 
 def _preflight(info: str, settings: Settings, pending: list[RevisionInfo], location: str) -> None:
-    """Stop before changing anything when a pending revision would fail validating a CHECK."""
+    """Stop before changing anything when a pending revision would fail validating a CHECK, or could
+    not drop a key because an application's foreign key depends on it."""
     with server.connect(info, autocommit=True) as conn:
-        found = preflight.violations(conn, pending, settings, location=location)
+        found = [preflight.describe(v) for v in preflight.violations(conn, pending, settings, location=location)]
+        found += [dependents.describe(d)
+                  for d in dependents.blocking_foreign_keys(conn, pending, settings, location=location)]
     if found:
-        raise MigrationFailed(
-            " / ".join(preflight.describe(v) for v in found) + ". Nothing was changed: the upgrade did not start."
-        )
+        raise MigrationFailed(" / ".join(found) + ". Nothing was changed: the upgrade did not start.")
 
 
 def backoff(settings: Settings, attempt: int, rng: random.Random) -> float:

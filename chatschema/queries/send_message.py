@@ -113,7 +113,12 @@ OPTIMIZED = Query(
     # 4. The result is msg's row, or the stored row compared with this call's arguments. The stored
     #    row is read in this statement's snapshot: when its writer committed after that snapshot was
     #    taken (the retry raced the original), the LEFT JOIN gives NULLs and the API reads it with
-    #    RACE_LOSER, a second round trip that only a lost race needs.
+    #    RACE_LOSER, a second round trip that only a lost race needs. It is a MATERIALIZED CTE, not a
+    #    join in the final SELECT, for the lock order: a prepared statement locks its tables in the
+    #    order of the plan's range table, where the final SELECT's tables come before every CTE's, so
+    #    a messages join there took messages before conversations; now both paths (parsed and
+    #    prepared) lock conversations first, the order the revisions that lock both take them in
+    #    (tests/test_lock_order.py).
     # Distribution-ready (revisions 0009 on): messages.user_id is the conversation's owner, and every
     # table access names user_id so Citus routes the statement to one shard. ON CONFLICT names no
     # target: the key is (id) until 0015 and (id, user_id) from it, and the application deploys this
@@ -148,15 +153,19 @@ summary AS (
      WHERE conversations.id = msg.conversation_id
        AND conversations.user_id = %(user_id)s
     RETURNING conversations.id
+),
+stored AS MATERIALIZED (
+    SELECT m.id, m.conversation_id, m.role, m.created_at,
+           {_COMPARED} AS outcome
+      FROM conv
+      LEFT JOIN messages AS m ON m.id = %(message_id)s AND m.user_id = %(user_id)s
+     WHERE NOT EXISTS (SELECT FROM msg)
 )
 SELECT id, conversation_id, role, created_at, 'stored' AS outcome
 FROM msg
 UNION ALL
-SELECT m.id, m.conversation_id, m.role, m.created_at,
-       {_COMPARED} AS outcome
-FROM conv
-LEFT JOIN messages AS m ON m.id = %(message_id)s AND m.user_id = %(user_id)s
-WHERE NOT EXISTS (SELECT FROM msg)
+SELECT id, conversation_id, role, created_at, outcome
+FROM stored
 """,
     params=("conversation_id", "user_id", "message_id", "role", "content"),
     notes=(
@@ -193,17 +202,22 @@ WITH conv AS (
      WHERE id = %(conversation_id)s
        AND user_id = %(user_id)s
     RETURNING id, last_activity_at
+),
+msg AS (
+    INSERT INTO messages (id, conversation_id, role, content, created_at)
+    SELECT %(message_id)s, conv.id, %(role)s, %(content)s, conv.last_activity_at
+    FROM conv
+    RETURNING id, conversation_id, role, created_at
 )
-INSERT INTO messages (id, conversation_id, role, content, created_at)
-SELECT %(message_id)s, conv.id, %(role)s, %(content)s, conv.last_activity_at
-FROM conv
-RETURNING id, conversation_id, role, created_at
+SELECT id, conversation_id, role, created_at FROM msg
 """,
     params=("message_id", "content", "conversation_id", "user_id", "role"),
     purpose="the send of revisions 0003-0014: keeps the summaries, leaves messages.user_id to 0009's trigger",
 )
 """The send an application runs from revision 0003 until it deploys the head send, which may be any time
-between revisions 0009 and 0014 (0015 drops the trigger that fills user_id for it). History: frozen."""
+between revisions 0009 and 0014 (0015 drops the trigger that fills user_id for it). Its INSERT sits in a CTE,
+not in the final statement, so that parsed or prepared it locks conversations before messages, as
+the head send does (a prepared statement locks the final statement's tables first)."""
 
 QUERIES = (TODAY, OPTIMIZED)
 """Its queries in catalog order: by operation, then today, seed_proposal, optimized."""

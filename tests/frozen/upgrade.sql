@@ -332,11 +332,6 @@ BEGIN;
 
 -- Running upgrade 0007 -> 0008
 
-ALTER TABLE messages
-            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite,
-            ADD CONSTRAINT ck_messages_created_at_finite CHECK (isfinite(created_at)
-                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID;
-
 ALTER TABLE conversations
             DROP CONSTRAINT IF EXISTS ck_conversations_created_at_finite,
             DROP CONSTRAINT IF EXISTS ck_conversations_updated_at_finite,
@@ -348,6 +343,11 @@ ALTER TABLE conversations
             ADD CONSTRAINT ck_conversations_last_activity_at_finite CHECK (isfinite(last_activity_at)
                 AND last_activity_at >= '0001-01-02 00:00:00+00' AND last_activity_at < '9999-12-31 00:00:00+00')
                 NOT VALID;
+
+ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite,
+            ADD CONSTRAINT ck_messages_created_at_finite CHECK (isfinite(created_at)
+                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID;
 
 COMMIT;
 
@@ -575,6 +575,8 @@ BEGIN;
 
 -- Running upgrade 0012 -> 0013
 
+LOCK TABLE conversations IN EXCLUSIVE MODE;
+
 ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL;
 
 ALTER TABLE messages DROP CONSTRAINT ck_messages_user_id_not_null;
@@ -608,6 +610,10 @@ COMMIT;
 BEGIN;
 
 -- Running upgrade 0014 -> 0015
+
+LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE;
+
+LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
 
 ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_fkey;
 

@@ -32,18 +32,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Lock order: messages first, then conversations, as the application's INSERT takes them (0003).
+    # Lock order: conversations first, then messages, as the send deployed from 0003 on takes them
+    # (parsed or prepared, send_message.ROLLOUT_0003 and the head send lock the conversation before
+    # inserting the message; tests/test_lock_order.py). The other order deadlocks with in-flight
+    # sends, and PostgreSQL's deadlock detector may then cancel the application's send.
     # DROP ... IF EXISTS first: a re-run after a failed VALIDATE meets the NOT VALID constraints.
-    # chatschema-lint: ignore ban-drop-constraint -- it drops only this revision's own constraint, left NOT VALID
-    # by a failed run, to add it again
-    op.execute(
-        """
-        ALTER TABLE messages
-            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite,
-            ADD CONSTRAINT ck_messages_created_at_finite CHECK (isfinite(created_at)
-                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID
-        """
-    )
     # chatschema-lint: ignore ban-drop-constraint -- it drops only this revision's own constraints, left NOT
     # VALID by a failed run, to add them again
     op.execute(
@@ -59,6 +52,16 @@ def upgrade() -> None:
             ADD CONSTRAINT ck_conversations_last_activity_at_finite CHECK (isfinite(last_activity_at)
                 AND last_activity_at >= '0001-01-02 00:00:00+00' AND last_activity_at < '9999-12-31 00:00:00+00')
                 NOT VALID
+        """
+    )
+    # chatschema-lint: ignore ban-drop-constraint -- it drops only this revision's own constraint, left NOT VALID
+    # by a failed run, to add it again
+    op.execute(
+        """
+        ALTER TABLE messages
+            DROP CONSTRAINT IF EXISTS ck_messages_created_at_finite,
+            ADD CONSTRAINT ck_messages_created_at_finite CHECK (isfinite(created_at)
+                AND created_at >= '0001-01-02 00:00:00+00' AND created_at < '9999-12-31 00:00:00+00') NOT VALID
         """
     )
     with op.get_context().autocommit_block():

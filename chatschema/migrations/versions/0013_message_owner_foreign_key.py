@@ -21,6 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Lock order: conversations first, in a mode that conflicts with the send's row lock (EXCLUSIVE:
+    # plain reads go on), then messages. The send locks the conversation (ROW SHARE, then ROW EXCLUSIVE
+    # for its summary) around the message INSERT; SET NOT NULL first would hold messages while the
+    # foreign key waits for conversations, and a send holding its conversation lock and waiting for
+    # messages would close the cycle (tests/test_lock_order.py).
+    op.execute("LOCK TABLE conversations IN EXCLUSIVE MODE")
     # chatschema-lint: ignore adding-not-nullable-field -- ck_messages_user_id_not_null was validated in
     # 0011, so PostgreSQL proves the column has no NULL from it and SET NOT NULL does not scan the table
     op.execute("ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL")

@@ -26,7 +26,12 @@ depends_on = None
 # by the ones with user_id built and validated in 0012-0014, nothing goes unchecked; the fill function was
 # chatschema's own, called only by its trigger, which goes in the same transaction
 def upgrade() -> None:
-    # Lock order messages, then conversations: the order a send's INSERT takes them.
+    # Lock order: conversations, then messages, both ACCESS EXCLUSIVE before any change, the order the
+    # send takes them (parsed or prepared; tests/test_lock_order.py). Dropping the foreign key alone
+    # would lock messages, then conversations: a send holding its conversation lock and waiting for
+    # messages would close a cycle.
+    op.execute("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE")
+    op.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
     op.execute("ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_fkey")
     op.execute(
         """
