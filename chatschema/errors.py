@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "MessageIdConflict",
     "NotAdopted",
+    "Stopped",
     "BackfillStopped",
     "Interrupted",
 ]
@@ -113,7 +114,13 @@ def quote_query(query: str) -> str:
     return flat if len(flat) <= QUOTED_QUERY_CHARS else flat[:QUOTED_QUERY_CHARS] + TRUNCATED
 
 
-class BackfillStopped(ChatSchemaError):
+class Stopped(ChatSchemaError):
+    """A batched job (a backfill, retention, delete-conversation) stopped between batches when asked to
+    (SIGTERM, Ctrl-C): every committed batch stays and a re-run continues. Not a failure: the CLI prints
+    the message and exits 0."""
+
+
+class BackfillStopped(Stopped):
     """A backfill stopped between batches when asked to (SIGTERM, Ctrl-C): its checkpoint is committed and
     a re-run continues from it. Not a failure: the CLI says "paused; rerun to continue" and exits 0."""
 

@@ -31,12 +31,16 @@ from typing import Any
 import psycopg
 
 from ._api_input import check_uuid
-from .errors import ConfigError, NotFound
+from .errors import ConfigError, NotFound, Stopped
+from .migrate import control
 from .migrate.gates import DatabaseMeasure, GatePolicy, Gates
 from .progress import Progress, Warn
+from .queries.contract import Contract, IndexUse
 from .vocabulary import PREVIEW_CHARS
 
 __all__ = [
+    "CONTRACTS",
+    "STATEMENTS",
     "DeleteReport",
     "RetentionCounts",
     "RetentionReport",
@@ -75,14 +79,22 @@ RETURNING (SELECT count(*) FROM gone)
 """
 
 # Conversations after the checkpoint holding a message older than the cut-off: an index probe each.
+# A LATERAL ... LIMIT 1, not EXISTS: the planner turned the EXISTS into a merge semi join over the
+# message index, which reads every old message of every conversation it passes (from the index's first
+# entry at the first batch), measured; a LATERAL with a LIMIT can only be probed, once per conversation.
 _CANDIDATES = """
 SELECT c.id FROM conversations c
+CROSS JOIN LATERAL (
+    SELECT FROM messages m WHERE m.conversation_id = c.id AND m.created_at < %(cutoff)s LIMIT 1
+) AS old
 WHERE c.id > %(after)s
-  AND EXISTS (SELECT FROM messages m WHERE m.conversation_id = c.id AND m.created_at < %(cutoff)s)
 ORDER BY c.id
 LIMIT %(k)s
 """
 _LOCK = "SELECT id FROM conversations WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE"
+# The batch's conversations are named by key in every join (= ANY(ids)), so the planner reads them by
+# their primary key whatever it estimates the batch to be, never all of conversations (a hash join of
+# the whole table was measured, plans in tests/test_retention_plans.py).
 _DELETE_OLD = """
 WITH gone AS (
     DELETE FROM messages WHERE id IN (
@@ -98,7 +110,7 @@ WITH gone AS (
     RETURNING conversation_id, id
 )
 SELECT g.conversation_id, count(*)::int, bool_or(g.id = c.last_message_id)
-FROM gone g JOIN conversations c ON c.id = g.conversation_id
+FROM gone g JOIN conversations c ON c.id = g.conversation_id AND c.id = ANY(%(ids)s::uuid[])
 GROUP BY g.conversation_id
 """
 _RESUMMARIZE = f"""
@@ -115,6 +127,8 @@ UPDATE conversations AS c
         LIMIT 1
   ) AS l ON true
  WHERE c.id = d.id
+   AND c.id = ANY(%(ids)s::uuid[])
+RETURNING c.id
 """
 _COUNTS = """
 SELECT (SELECT count(*) FROM messages WHERE created_at < %(cutoff)s),
@@ -122,6 +136,34 @@ SELECT (SELECT count(*) FROM messages WHERE created_at < %(cutoff)s),
        (SELECT count(*) FROM conversations WHERE message_count > 0 AND last_activity_at < %(cutoff)s),
        (SELECT count(*) FROM messages)
 """
+
+# Each statement's plan contract for one batch: ``n`` messages, ``k`` conversations (the batch's
+# conversations a small share of the table, as in production). Every cost is O(batch), read through
+# the indexes in batch order, whatever the table or the conversation's length; the candidates'
+# keyset scan visits each conversation once per run. Checked by tests/test_retention_plans.py.
+_MESSAGES_BY_AGE = IndexUse("ix_messages_conversation_recent", "messages", cond=("conversation_id",))
+_MESSAGE_KEY = IndexUse("messages_pkey", "messages", cond=("id",))
+_CONVERSATION_KEY = IndexUse("conversations_pkey", "conversations", cond=("id",))
+STATEMENTS = {"delete_batch": _DELETE_BATCH, "candidates": _CANDIDATES, "delete_old": _DELETE_OLD,
+              "resummarize": _RESUMMARIZE}
+CONTRACTS: dict[str, Callable[[int, int], Contract]] = {
+    "delete_batch": lambda n, k: Contract(
+        page_rows=1, uses=(_MESSAGES_BY_AGE, _MESSAGE_KEY, _CONVERSATION_KEY), max_rows_read=2 * n + 10,
+        max_buffers=8 * n, summary="one conversation's oldest n messages, its count in the same statement"),
+    "candidates": lambda n, k: Contract(
+        page_rows=k, uses=(_CONVERSATION_KEY, IndexUse("ix_messages_conversation_recent", "messages",
+                                                       cond=("conversation_id", "created_at"))),
+        max_rows_read=6 * k, max_buffers=12 * k, max_subplan_loops=6 * k,
+        summary="the next k conversations in key order holding an old message: one index probe each"),
+    "delete_old": lambda n, k: Contract(
+        page_rows=k, uses=(IndexUse("ix_messages_conversation_recent", "messages",
+                                    cond=("conversation_id", "created_at")), _MESSAGE_KEY, _CONVERSATION_KEY),
+        max_sort_rows=n, max_rows_read=3 * n, max_buffers=10 * n,
+        summary="up to n old messages of k locked conversations, oldest first, grouped per conversation"),
+    "resummarize": lambda n, k: Contract(
+        page_rows=k, uses=(_CONVERSATION_KEY, _MESSAGES_BY_AGE), max_rows_read=3 * k, max_buffers=20 * k,
+        summary="k summaries: the count decreased, the newest message read from the index"),
+}
 
 
 @dataclass(frozen=True)
@@ -179,14 +221,25 @@ def _require_autocommit(conn: psycopg.Connection[Any]) -> None:
         raise ConfigError("deleting in batches commits each batch: pass an autocommit connection")
 
 
-def _gates(conn: psycopg.Connection[Any], policy: GatePolicy | None, batch: int, report: Warn | None) -> Gates | None:
-    return None if policy is None else Gates(policy, DatabaseMeasure(conn), "messages", batch, report=report)
+def _gates(conn: psycopg.Connection[Any], policy: GatePolicy | None, batch: int, report: Warn | None,
+           job: str) -> Gates | None:
+    if policy is None:
+        return None
+    return Gates(policy, DatabaseMeasure(conn), "messages", batch, report=report, waits=f"{job} waits: ",
+                 continues=f"{job} continues: ")
 
 
-def _batch(conn: psycopg.Connection[Any], gates: Gates | None, size: int, work: Callable[[int], int]) -> int:
-    """One committed batch of at most ``size`` rows after the gates open; its row count."""
+def _batch(conn: psycopg.Connection[Any], gates: Gates | None, size: int, work: Callable[[int], int],
+           stopped: Callable[[], str]) -> int:
+    """One committed batch of at most ``size`` rows after the gates open; its row count. A stop asked
+    for (``control.request_stop``: SIGTERM, Ctrl-C in the CLI) before the batch, or while a gate is
+    closed, raises Stopped with ``stopped()``, the message saying what was done."""
+    if control.stop_requested():
+        raise Stopped(stopped())
     if gates is not None:
-        size = gates.wait_until_clear()
+        size = gates.wait_until_clear(should_stop=control.stop_requested)
+        if control.stop_requested():
+            raise Stopped(stopped())
         wal, started = gates.measure.wal_lsn(), time.monotonic()
     with conn.transaction():
         rows = work(size)
@@ -213,19 +266,24 @@ def delete_conversation(
     if row is None:
         raise NotFound(f"conversation {cid} does not exist")
     total = int(row[0])
-    gate = _gates(conn, gates, batch, report)
+    gate = _gates(conn, gates, batch, report, "delete-conversation")
     done = batches = 0
     if total > batch:
         def work(size: int) -> int:
             found = conn.execute(_DELETE_BATCH, {"cid": cid, "n": size}).fetchone()
             return int(found[0]) if found else 0
 
-        while deleted := _batch(conn, gate, batch, work):  # 0: only the newest message is left
-            done, batches = done + deleted, batches + 1
-            if progress:
-                progress("delete conversation", done, total)
-            if stop_after_batches is not None and batches >= stop_after_batches:
-                return DeleteReport(cid, done, batches, time.monotonic() - started)  # interrupted, as a crash would
+        def stopped() -> str:
+            return (f"delete-conversation {cid} stopped after {done:,} messages in {batches:,} committed batches; "
+                    f"its summary is exact; re-run the same command to continue")
+
+        with control.Running():
+            while deleted := _batch(conn, gate, batch, work, stopped):  # 0: only the newest message is left
+                done, batches = done + deleted, batches + 1
+                if progress:
+                    progress("delete conversation", done, total)
+                if stop_after_batches is not None and batches >= stop_after_batches:
+                    return DeleteReport(cid, done, batches, time.monotonic() - started)  # interrupted, as a crash would
     with conn.transaction():
         left = conn.execute(_COUNT, {"cid": cid}).fetchone()
         conn.execute(_DELETE_WHOLE, {"cid": cid})
@@ -254,39 +312,48 @@ def run_retention(
     progress: Progress | None = None,
     expected: int | None = None,
 ) -> RetentionReport:
-    """Delete every message older than ``cutoff`` in committed batches, keeping every summary exact."""
+    """Delete every message older than ``cutoff`` in committed batches, keeping every summary exact.
+
+    A stop asked for between batches (``control.request_stop``; the CLI's SIGTERM and Ctrl-C) raises
+    ``Stopped`` saying what was deleted: every committed batch stays, and a re-run continues."""
     _require_autocommit(conn)
     if cutoff.utcoffset() is None:
         raise ConfigError("the retention cut-off needs a time zone")
     started = time.monotonic()
-    gate = _gates(conn, gates, batch, report)
+    gate = _gates(conn, gates, batch, report, "retention")
     after = uuid.UUID(int=0)
     deleted = batches = recomputed = 0
     touched: set[uuid.UUID] = set()
-    while True:
-        candidates = [r[0] for r in conn.execute(
-            _CANDIDATES, {"after": after, "cutoff": cutoff, "k": _CONVERSATIONS_PER_BATCH}).fetchall()]
-        if not candidates:
-            break
-        outcome: dict[str, Any] = {}
 
-        def work(size: int) -> int:
-            conn.execute(_LOCK, {"ids": candidates})
-            rows = conn.execute(_DELETE_OLD, {"ids": candidates, "cutoff": cutoff, "n": size}).fetchall()
-            if rows:
-                conn.execute(_RESUMMARIZE, {"ids": [r[0] for r in rows], "ns": [r[1] for r in rows]})
-            outcome.update(rows=rows, size=size)
-            return sum(r[1] for r in rows)
+    def stopped() -> str:
+        return (f"retention stopped after {deleted:,} messages in {batches:,} committed batches; every summary is "
+                f"exact; re-run the same command to continue")
 
-        n = _batch(conn, gate, batch, work)
-        batches += 1
-        deleted += n
-        recomputed += sum(1 for r in outcome["rows"] if r[2])
-        touched.update(r[0] for r in outcome["rows"])
-        if progress:
-            progress("retention", deleted, max(expected or 0, deleted))
-        # A full batch may have left old messages in these conversations: look at them again (the
-        # EXISTS skips the finished ones). Otherwise continue after the last one.
-        if n < outcome["size"]:
-            after = candidates[-1]
+    with control.Running():
+        while True:
+            candidates = [r[0] for r in conn.execute(
+                _CANDIDATES, {"after": after, "cutoff": cutoff, "k": _CONVERSATIONS_PER_BATCH}).fetchall()]
+            if not candidates:
+                break
+            outcome: dict[str, Any] = {}
+
+            def work(size: int) -> int:
+                conn.execute(_LOCK, {"ids": candidates})
+                rows = conn.execute(_DELETE_OLD, {"ids": candidates, "cutoff": cutoff, "n": size}).fetchall()
+                if rows:
+                    conn.execute(_RESUMMARIZE, {"ids": [r[0] for r in rows], "ns": [r[1] for r in rows]})
+                outcome.update(rows=rows, size=size)
+                return sum(r[1] for r in rows)
+
+            n = _batch(conn, gate, batch, work, stopped)
+            batches += 1
+            deleted += n
+            recomputed += sum(1 for r in outcome["rows"] if r[2])
+            touched.update(r[0] for r in outcome["rows"])
+            if progress:
+                progress("retention", deleted, max(expected or 0, deleted))
+            # A full batch may have left old messages in these conversations: look at them again (the
+            # EXISTS skips the finished ones). Otherwise continue after the last one.
+            if n < outcome["size"]:
+                after = candidates[-1]
     return RetentionReport(cutoff, deleted, len(touched), recomputed, batches, time.monotonic() - started)

@@ -55,8 +55,9 @@ def gate_tracking(bar: Progress, tasks: dict[str, object], warn: Warn) -> Warn:
 
 @contextmanager
 def stop_between_batches() -> Iterator[None]:
-    """While the block runs, SIGTERM and Ctrl-C ask a running backfill to stop after its current batch
-    (its checkpoint commits with it); outside a backfill, or at the second signal, they act as usual.
+    """While the block runs, SIGTERM and Ctrl-C ask a running batched job (a backfill, retention,
+    delete-conversation) to stop after its current batch (a backfill's checkpoint commits with it);
+    outside one, or at the second signal, they act as usual.
     Only the main thread may install signal handlers: a command run from another thread (an embedding
     application, a test) keeps the process's own handlers."""
     if threading.current_thread() is not threading.main_thread():

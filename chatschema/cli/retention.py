@@ -8,8 +8,10 @@ from typing import Any
 import click
 
 from .. import server
+from ..errors import Stopped
 from ..settings import Settings
 from . import _GATE_OPTIONS, connection_options, gate_options, main, out, progress_bar, warn
+from .backfill import stop_between_batches
 
 
 def _policy(settings: Settings, kwargs: dict[str, Any]) -> Any:
@@ -27,6 +29,7 @@ def _bar() -> tuple[Any, Any]:
     def stop() -> None:
         if tasks:
             bar.stop()
+            tasks.clear()
 
     def progress(name: str, done: int, total: int) -> None:
         if not tasks:
@@ -52,7 +55,8 @@ def retention_(older_than: str, dry_run: bool, batch_size: int, settings: Settin
     Counts first (what --dry-run prints), then deletes oldest first, conversation by conversation,
     each batch under the same health gates as the backfill (replica lag, slots' WAL, vacuum on
     messages, the archiver). A conversation whose newest message goes gets its summary recomputed
-    in the same transaction. Interrupted, a re-run continues.
+    in the same transaction. SIGTERM or Ctrl-C stop it after the batch in progress (exit 0; a
+    second signal acts at once); killed, the batch in progress rolls back. A re-run continues.
 
     \b
     Example:
@@ -72,8 +76,13 @@ def retention_(older_than: str, dry_run: bool, batch_size: int, settings: Settin
             return
         stop, progress = _bar()
         try:
-            done = run_retention(conn, cutoff, batch=batch_size, gates=policy, report=warn, progress=progress,
-                                 expected=counts.messages)
+            with stop_between_batches():
+                done = run_retention(conn, cutoff, batch=batch_size, gates=policy, report=warn, progress=progress,
+                                     expected=counts.messages)
+        except Stopped as stopped:
+            stop()
+            out.print(str(stopped), markup=False)
+            return
         finally:
             stop()
     out.print(f"✓ deleted {done.messages:,} messages in {done.conversations:,} conversations in {done.batches:,} "
@@ -91,7 +100,8 @@ def delete_conversation_(conversation_id: str, batch_size: int, settings: Settin
 
     At most --batch-size messages: one DELETE (the cascade). More: committed batches of its
     messages oldest first, never the one its summary points at, under the backfill's health gates,
-    then the conversation. Interrupted, a re-run continues.
+    then the conversation. SIGTERM or Ctrl-C stop it after the batch in progress (exit 0). A re-run
+    continues.
 
     \b
     Example:
@@ -103,8 +113,13 @@ def delete_conversation_(conversation_id: str, batch_size: int, settings: Settin
     with server.connect(server.conninfo(settings), autocommit=True) as conn:
         stop, progress = _bar()
         try:
-            done = delete_conversation(conn, conversation_id, batch=batch_size, gates=policy, report=warn,
-                                       progress=progress)
+            with stop_between_batches():
+                done = delete_conversation(conn, conversation_id, batch=batch_size, gates=policy, report=warn,
+                                           progress=progress)
+        except Stopped as stopped:
+            stop()
+            out.print(str(stopped), markup=False)
+            return
         finally:
             stop()
     how = "in one statement" if done.batches == 0 else f"in {done.batches:,} batches and a last statement"
