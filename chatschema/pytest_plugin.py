@@ -131,6 +131,7 @@ def _chatschema_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     if recorder is None:
         yield
         return
+    _require_plan_scale(request.config, "--chatschema-guard", request.config.getoption("chatschema_growth"))
     db = request.getfixturevalue("chatschema_database")
     small = request.getfixturevalue("chatschema_small_database") if request.config.getoption("chatschema_growth") \
         else None
@@ -156,6 +157,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder = session.config.stash.get(_RECORDER, None)
     if recorder is not None and any(g.findings for g in recorder.results) and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _require_plan_scale(config: pytest.Config, what: str, growth: bool) -> None:
+    """Fail (one line) when the session's data is too small for plans to mean anything: on a few pages
+    the planner rightly scans, and a contract that holds in production fails, or a bad plan passes."""
+    from .errors import ConfigError
+    from .seed.scales import check_plan_scale
+    from .testing import GROWTH_DIVISOR
+
+    try:
+        check_plan_scale(config.getoption("chatschema_scale"), config.getoption("chatschema_messages"),
+                         command=what + (" with --chatschema-growth" if growth else ""),
+                         divisor=GROWTH_DIVISOR if growth else 1, options="--chatschema-")
+    except ConfigError as exc:
+        pytest.fail(f"chatschema: {exc}", pytrace=False)
 
 
 def _name(config: pytest.Config) -> str:
@@ -214,6 +230,7 @@ def chatschema_assert_plan(request: pytest.FixtureRequest, chatschema_database: 
     def check(query: Any, params: Any = None, contract: Any = None, growth: bool | None = None) -> Any:
         if growth is None:
             growth = request.config.getoption("chatschema_growth")
+        _require_plan_scale(request.config, "a plan assertion", growth)
         if growth:
             small = request.getfixturevalue("chatschema_small_database")
             result = growth_check(chatschema_database, small, query, params, contract)

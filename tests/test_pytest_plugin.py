@@ -145,6 +145,18 @@ def test_a_bad_scale_fails_the_session_with_one_line(inner):
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_plan_assertion_on_too_few_messages_fails_with_one_line(inner):
+    """Plans on a few pages mean nothing: the planner rightly scans. The twin is the suite above, at 20,000."""
+    result = inner.runpytest_subprocess("--chatschema-scale", "tiny", "-p", "no:cacheprovider", "-q",
+                                        "-k", "test_catalog_query_passes")
+    outcomes = result.parseoutcomes()
+    assert (outcomes.get("passed"), outcomes.get("failed")) == (None, 1), result.stdout.str()
+    result.stdout.fnmatch_lines(["*chatschema: --chatschema-scale tiny seeds 5,000 messages, too few for a plan "
+                                 "assertion: it needs at least 10,000 messages*Use --chatschema-scale ci, or "
+                                 "--chatschema-messages 10000 or more*"])
+    assert "Traceback" not in result.stdout.str()
+
+
 GUARDED = textwrap.dedent('''
     import psycopg
     import sqlalchemy as sa
@@ -239,7 +251,7 @@ def test_the_plan_assertion_fails_a_read_that_grows_with_the_table(pytester, pg_
     monkeypatch.setenv("DATABASE_URL", pg_server.admin)
     pytester.makefile(".sql", page_by_offset=PAGE_BY_OFFSET)
     pytester.makepyfile(test_growth=GROWTH_TESTS)
-    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_subprocess("--chatschema-messages", "40000", "-p", "no:cacheprovider", "-q")
     out = result.stdout.str()
     failed = {line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("FAILED test_growth.py::")}
     assert failed == {"test_offset_page_fails_on_growth"}, out
@@ -260,7 +272,7 @@ GROWING_READ = textwrap.dedent('''
 def test_the_guard_with_growth_names_a_read_that_grows(pytester, pg_server, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", pg_server.admin)
     pytester.makepyfile(test_guarded=GUARDED + GROWING_READ)
-    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+    result = pytester.runpytest_subprocess("--chatschema-messages", "40000", "--chatschema-guard",
                                            "--chatschema-growth", "-p", "no:cacheprovider", "-q")
     out = result.stdout.str()
     assert result.ret == 1 and "2 passed" in out, out
@@ -275,7 +287,7 @@ def test_the_guard_with_growth_passes_an_indexed_page(pytester, pg_server, monke
     """The twin: the same guard and growth check, only the page read through the index."""
     monkeypatch.setenv("DATABASE_URL", pg_server.admin)
     pytester.makepyfile(test_guarded=GUARDED)
-    result = pytester.runpytest_subprocess("--chatschema-messages", "20000", "--chatschema-guard",
+    result = pytester.runpytest_subprocess("--chatschema-messages", "40000", "--chatschema-guard",
                                            "--chatschema-growth", "-p", "no:cacheprovider", "-q")
     out = result.stdout.str()
     assert result.ret == 0, out

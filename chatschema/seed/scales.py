@@ -101,20 +101,23 @@ production never gets: measured with the tiny shape, list_conversations.optimize
 against 44 at 5,000 and 6,000 messages and passes from 7,500; 10,000 leaves a margin."""
 
 
-def check_plan_scale(scale: str, messages: int | None, *, command: str, divisor: int = 1) -> Scale:
+def check_plan_scale(scale: str, messages: int | None, *, command: str, divisor: int = 1,
+                     options: str = "--") -> Scale:
     """The scale ``command`` seeds, refused before anything runs when a database it seeds (the main one,
     and for ``divisor`` > 1 the growth database holding 1/divisor of it) would have fewer than
-    PLAN_MIN_MESSAGES messages: such a run would fail contracts that hold in production, or pass by chance."""
+    PLAN_MIN_MESSAGES messages: such a run would fail contracts that hold in production, or pass by chance.
+    ``options`` is how the message spells the options (``--chatschema-`` for the pytest plugin)."""
     chosen = resolve_scale(scale, messages)
     needed = PLAN_MIN_MESSAGES * divisor
     if chosen.messages >= needed:
         return chosen
-    given = f"--messages {messages} is" if messages is not None else f"--scale {scale} seeds {chosen.messages:,} messages,"
+    given = (f"{options}messages {messages} is" if messages is not None
+             else f"{options}scale {scale} seeds {chosen.messages:,} messages,")
     growth = f" ({PLAN_MIN_MESSAGES:,} in the growth database, which holds 1/{divisor})" if divisor > 1 else ""
     raise ConfigError(
         f"{given} too few for {command}: it needs at least {needed:,} messages{growth}; below "
         f"{PLAN_MIN_MESSAGES:,} the tables are a few pages and the planner rightly picks scans production never "
-        f"gets. Use --scale ci, or --messages {needed} or more"
+        f"gets. Use {options}scale ci, or {options}messages {needed} or more"
     )
 
 
