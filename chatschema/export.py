@@ -107,6 +107,19 @@ def _check_batch(value: object) -> int:
     return value
 
 
+def _check_request(user_id: uuid.UUID | str | None, conversation_id: uuid.UUID | str | None, batch: object,
+                   status: psycopg.pq.TransactionStatus) -> tuple[uuid.UUID | None, uuid.UUID | None, int]:
+    """The export's request checked (the sync and the async export refuse alike): (user, conversation, batch)."""
+    if (user_id is None) == (conversation_id is None):
+        raise InvalidInput("export needs exactly one of user_id and conversation_id")
+    size = _check_batch(batch)
+    uid = None if user_id is None else check_uuid("user_id", user_id)
+    cid = None if conversation_id is None else check_uuid("conversation_id", conversation_id)
+    if status != psycopg.pq.TransactionStatus.IDLE:
+        raise InvalidInput("export needs a connection with no transaction open: it reads in its own snapshot")
+    return uid, cid, size
+
+
 def export_messages(
     conn: psycopg.Connection[Any],
     *,
@@ -124,13 +137,7 @@ def export_messages(
             batch outside 1..100,000, or a connection inside a transaction.
         NotFound: the conversation or the user does not exist.
     """
-    if (user_id is None) == (conversation_id is None):
-        raise InvalidInput("export needs exactly one of user_id and conversation_id")
-    size = _check_batch(batch)
-    uid = None if user_id is None else check_uuid("user_id", user_id)
-    cid = None if conversation_id is None else check_uuid("conversation_id", conversation_id)
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        raise InvalidInput("export needs a connection with no transaction open: it reads in its own snapshot")
+    uid, cid, size = _check_request(user_id, conversation_id, batch, conn.info.transaction_status)
     stack = ExitStack()
     saved = (conn.isolation_level, conn.read_only)
 

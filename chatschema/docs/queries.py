@@ -76,8 +76,9 @@ def _operation(operation: str) -> list[str]:
     pair = _api_pair(operation)
     lines = [f"### `{operation}`", ""]
     if pair is None and any(q.cursor for q in variants):
-        lines += ["Run by `chatschema.export.export_messages` (and `chatschema export`) through a server-side "
-                  "cursor, a batch per round trip, in one REPEATABLE READ READ ONLY transaction.", ""]
+        lines += ["Run by `chatschema.export.export_messages` (and `chatschema export`), and for asyncio by "
+                  "`chatschema.export_async.export_messages` (`async for`), through a server-side cursor, a batch "
+                  "per round trip, in one REPEATABLE READ READ ONLY transaction.", ""]
     elif pair is None:
         lines += ["Not in the data-access API: the catalog holds it for comparison only.", ""]
     else:
