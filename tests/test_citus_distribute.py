@@ -158,6 +158,20 @@ def test_summaries_stay_exact_under_concurrent_sends_through_the_api(coordinator
         conn.rollback()
 
 
+def test_check_on_the_distributed_coordinator_is_clean_and_names_a_layout_change(coordinator):
+    result = run("check", "--dsn", coordinator)
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        conn.execute("UPDATE chatschema_distribution SET distribution_column = 'id' WHERE table_name = 'messages'")
+        try:
+            changed = run("check", "--dsn", coordinator)
+        finally:
+            conn.execute("UPDATE chatschema_distribution SET distribution_column = 'user_id' "
+                         "WHERE table_name = 'messages'")
+    assert changed.exit_code == 1, changed.output
+    assert "messages is distributed by user_id, recorded as id" in changed.output
+
+
 def test_dropping_a_hot_index_on_the_shards_fails_verify_by_name(coordinator):
     with psycopg.connect(coordinator, autocommit=True) as conn:
         conn.execute("DROP INDEX ix_conversations_user_activity")
