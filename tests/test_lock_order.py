@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -161,3 +162,60 @@ WHERE NOT EXISTS (SELECT FROM msg)
 """
     errors = interleave(settings.dsn, transactional_statements("0015", settings), old_shape, params, prepared=True)
     assert any(isinstance(e, pg_errors.DeadlockDetected) for e in errors), errors
+
+
+def _waiting_for(dsn: str, table: str, mode: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE relation = to_regclass(%s) AND mode = %s "
+                            "AND NOT granted)", (table, mode)).fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"nobody waited for {mode} on {table}")
+
+
+def _deadlock_during_0015(settings: Settings) -> tuple[list[str], list[BaseException], BaseException | None]:
+    """An application transaction that holds messages and then reads conversations while 0015 holds
+    conversations and waits for messages. The revision waited first, so with a lock_timeout longer than
+    deadlock_timeout its own deadlock check fires first and PostgreSQL cancels the revision."""
+    warnings: list[str] = []
+    app_errors: list[BaseException] = []
+    failure: list[BaseException] = []
+    with psycopg.connect(settings.dsn) as app:
+        app.execute("LOCK TABLE messages IN ROW EXCLUSIVE MODE")
+
+        def upgrade() -> None:
+            try:
+                migrate.upgrade(settings, "0015", on_warning=warnings.append)
+            except BaseException as exc:  # noqa: BLE001 - the test reports it
+                failure.append(exc)
+
+        thread = threading.Thread(target=upgrade)
+        thread.start()
+        _waiting_for(settings.dsn, "messages", "AccessExclusiveLock")
+        try:
+            app.execute("SELECT count(*) FROM conversations").fetchone()
+            app.commit()
+        except BaseException as exc:  # noqa: BLE001
+            app_errors.append(exc)
+        thread.join(60)
+    return warnings, app_errors, failure[0] if failure else None
+
+
+def test_a_revision_the_deadlock_detector_cancels_is_rolled_back_and_retried(at_revision):
+    settings, _ = at_revision("0015")
+    settings = replace(settings, lock_timeout_ms=5000, retry_delay_ms=100)
+    warnings, app_errors, failure = _deadlock_during_0015(settings)
+    assert app_errors == [] and failure is None, (app_errors, failure)
+    assert migrate.current(settings) == "0015"
+    assert any(w.startswith("a deadlock with another session cancelled revision 0015 (") and "retry 1 of" in w
+               for w in warnings), warnings
+
+
+def test_twin_without_retries_the_deadlock_fails_the_upgrade_and_the_database_stays_below(at_revision):
+    settings, _ = at_revision("0015")
+    settings = replace(settings, lock_timeout_ms=5000, lock_retries=0)
+    _, app_errors, failure = _deadlock_during_0015(settings)
+    assert app_errors == [] and failure is not None and "deadlock" in str(failure).lower()
+    assert migrate.current(settings) == "0014"

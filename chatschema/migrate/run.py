@@ -4,7 +4,8 @@ Alembic's ``command`` functions do the work on a connection chatschema hands the
 applies the lock policy (``Settings``, ``chatschema.migrate.locks``): a revision whose strong lock
 could not be taken within lock_timeout has been rolled back as a whole (one transaction per
 revision), so upgrading to the same target again re-runs exactly that revision; that is retried with
-exponential backoff and jitter, a bounded number of times, for SQLSTATE 55P03 only. Revisions with
+exponential backoff and jitter, a bounded number of times, for SQLSTATE 55P03 (and 40P01: the deadlock
+detector cancelled the revision, not the application) only. Revisions with
 autocommit blocks are written to be re-runnable (IF NOT EXISTS, INVALID-leftover repair, the
 backfill's checkpoint), so the same retry is safe for them. Before a statement that takes a strong
 lock or builds concurrently, the sessions it will wait for are named (``on_warning``); a failure
@@ -324,7 +325,10 @@ def _run(
             statement = failures.failed_statement(exc)
             lock = locks.classify(statement) if statement else locks.StatementLock("row locks", "rows")
             error = failures.sqlstate_error(exc)
-            retriable = isinstance(error, pg_errors.LockNotAvailable) and lock.lock_class != "online"
+            # A deadlock the detector broke by cancelling this revision is a lock wait like a timeout:
+            # the revision was rolled back as a whole, and the application's transaction went on.
+            deadlock = isinstance(error, pg_errors.DeadlockDetected)
+            retriable = (isinstance(error, pg_errors.LockNotAvailable) or deadlock) and lock.lock_class != "online"
             if retriable and attempt < settings.lock_retries:
                 attempt += 1
                 delay = backoff(settings, attempt, rng)
@@ -333,7 +337,8 @@ def _run(
                     undone = (f"the batch in progress was rolled back; {found}, and the retry resumes after them"
                               if found else "the revision was rolled back")
                     on_warning(
-                        f"lock_timeout expired in revision {failing} ({failures.what(lock)}); {undone}; "
+                        f"{'a deadlock with another session cancelled' if deadlock else 'lock_timeout expired in'} "
+                        f"revision {failing} ({failures.what(lock)}); {undone}; "
                         f"retry {attempt} of {settings.lock_retries} in {delay:.1f}s"
                     )
                 time.sleep(delay)
