@@ -15,7 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from chatschema import api, migrate
+from chatschema import queries as catalog
+from chatschema import api_citus as citus_send
 from chatschema.citus.distribute import layout_differences
+from chatschema.errors import MessageIdConflict, NotFound
 from chatschema.cli import main
 from chatschema.migrations import BOOKKEEPING_TABLES
 from tests import citus
@@ -26,7 +29,8 @@ CLEAR = ["DROP MATERIALIZED VIEW IF EXISTS daily_message_totals, user_daily_mess
          "user_daily_messages_next CASCADE",
          "DROP TABLE IF EXISTS messages, conversations, users CASCADE",
          f"DROP TABLE IF EXISTS {', '.join(BOOKKEEPING_TABLES)} CASCADE",
-         "DROP FUNCTION IF EXISTS chatschema_messages_fill_user_id() CASCADE"]
+         "DROP FUNCTION IF EXISTS chatschema_messages_fill_user_id() CASCADE",
+         "DROP FUNCTION IF EXISTS chatschema_send_message(uuid, uuid, uuid, text, text)"]
 
 # The owner's conversations and messages, joined on the distribution column as Citus requires.
 MISMATCHES = """
@@ -87,8 +91,11 @@ def test_the_dry_run_prints_each_call_and_changes_nothing(coordinator):
                             "  SELECT create_distributed_table('messages', 'user_id', colocate_with => 'conversations')"]
     assert lines[2].startswith("      EXCLUSIVE on users while its rows are copied into the shards: reads continue, "
                                "writes wait; moves ~")
+    assert ("  SELECT create_distributed_function('chatschema_send_message(uuid, uuid, uuid, text, text)', "
+            "'p_user_id', colocate_with => 'conversations')") in lines
     with psycopg.connect(coordinator) as conn:
         assert conn.execute("SELECT count(*) FROM pg_dist_partition").fetchone()[0] == 0
+        assert conn.execute("SELECT to_regprocedure(%s)", (citus_send.FUNCTION,)).fetchone()[0] is None
 
 
 def test_distribute_co_locates_the_tables_and_records_them(coordinator):
@@ -156,6 +163,54 @@ def test_summaries_stay_exact_under_concurrent_sends_through_the_api(coordinator
                      pairs[0])
         assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs]}).fetchone()[0] == 1
         conn.rollback()
+
+
+def _tasks(conn: psycopg.Connection, sql: str, params: dict) -> list[int]:
+    text = psycopg.ClientCursor(conn).mogrify(sql, params)
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (VERBOSE) " + text).fetchall())
+    return [int(line.split(":")[1]) for line in plan.splitlines() if line.strip().startswith("Task Count:")]
+
+
+def test_the_delegated_send_is_one_task_on_the_owners_worker_and_keeps_every_guarantee(coordinator):
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        (owner, conv), (other_owner, _) = conn.execute(
+            "SELECT DISTINCT ON (user_id) user_id, id FROM conversations ORDER BY user_id, id LIMIT 2").fetchall()
+        params = {"user_id": owner, "conversation_id": conv, "message_id": uuid.uuid4(), "role": "user",
+                  "content": "delegated"}
+        assert _tasks(conn, citus_send.CALL, params) == [1]
+        # the twin: the catalog's one-statement send is four distributed steps on Citus
+        assert len(_tasks(conn, catalog.get("send_message").sql, params)) > 1
+
+        first = citus_send.send_message(conn, owner, conv, "user", "delegated", message_id=params["message_id"])
+        again = citus_send.send_message(conn, owner, conv, "user", "delegated", message_id=params["message_id"])
+        assert not first.replayed and again.replayed and again.created_at == first.created_at
+        with pytest.raises(MessageIdConflict, match="with a different content"):
+            citus_send.send_message(conn, owner, conv, "user", "other", message_id=params["message_id"])
+        with pytest.raises(NotFound):
+            citus_send.send_message(conn, other_owner, conv, "user", "not theirs")
+        stored = conn.execute("SELECT count(*) FROM messages WHERE user_id = %s AND id = %s",
+                              (owner, params["message_id"])).fetchone()[0]
+        assert stored == 1
+        pairs = conn.execute("SELECT user_id, id FROM conversations ORDER BY id LIMIT 3").fetchall()
+    errors: list[BaseException] = []
+
+    def sender(n: int) -> None:
+        try:
+            with psycopg.connect(coordinator, autocommit=True) as c:
+                for i in range(15):
+                    user_id, conversation_id = pairs[(n + i) % len(pairs)]
+                    citus_send.send_message(c, user_id, conversation_id, "user", f"delegated {n} {i}")
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with psycopg.connect(coordinator) as conn:
+        assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs] + [conv]}).fetchone()[0] == 0
 
 
 def test_check_on_the_distributed_coordinator_is_clean_and_names_a_layout_change(coordinator):

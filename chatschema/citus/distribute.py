@@ -20,6 +20,7 @@ from .. import migrate, server
 from ..errors import ConfigError
 from ..migrations import DISTRIBUTION_TABLE
 from ..settings import Settings
+from .. import api_citus as send
 from . import LAYOUT, Distributed
 from .readiness import Blocker, schema_blockers
 
@@ -56,6 +57,13 @@ class DistributionPlan:
     shard_count: int
     workers: int
     warnings: tuple[Blocker, ...]  # what breaks once distributed (materialized views), not refused
+    send_function: str = send.DISTRIBUTE_FUNCTION  # the delegated send, created and distributed last
+    send_function_done: bool = False  # Citus holds it already
+
+    @property
+    def send_function_note(self) -> str:
+        return ("chatschema_send_message (PL/pgSQL, chatschema's own) created, then delegated to the worker of "
+                "p_user_id's shards: `chatschema.api_citus.send_message` runs a send as one task")
 
 
 def _call_sql(d: Distributed) -> str:
@@ -90,8 +98,11 @@ def plan(settings: Settings) -> DistributionPlan:
             size = cur.execute("SELECT greatest(reltuples, 0)::bigint AS rows, pg_total_relation_size(oid) AS bytes "
                                "FROM pg_class WHERE oid = to_regclass(%s)", (d.table,)).fetchone()
             calls.append(Call(d, _call_sql(d), int(size["rows"]), int(size["bytes"]), d.table in held))
+        function_done = bool(cur.execute(
+            "SELECT count(*) AS n FROM pg_dist_object WHERE objid = to_regprocedure(%s)::oid", (send.FUNCTION,)
+        ).fetchone()["n"]) if cur.execute("SELECT to_regprocedure(%s) AS f", (send.FUNCTION,)).fetchone()["f"] else False
     return DistributionPlan(revision, tuple(calls), shard_count, workers,
-                            tuple(b for b in found if not b.refused))
+                            tuple(b for b in found if not b.refused), send_function_done=function_done)
 
 
 def distribute(settings: Settings) -> DistributionPlan:
@@ -106,6 +117,10 @@ def distribute(settings: Settings) -> DistributionPlan:
                     _record(conn, call.table, planned.shard_count)
             else:
                 _record(conn, call.table, planned.shard_count)
+        # CREATE OR REPLACE: a re-run brings an older body up to date (Citus propagates it to the workers).
+        conn.execute(send.CREATE_FUNCTION)
+        if not planned.send_function_done:
+            conn.execute(send.DISTRIBUTE_FUNCTION)
     return planned
 
 

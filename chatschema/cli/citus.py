@@ -50,6 +50,9 @@ def distribute_(dry_run: bool, settings: Settings) -> None:
             continue
         out.print(f"      {call.locks}; moves ~{call.rows:,} rows ({_size(call.bytes)}) into "
                   f"{planned.shard_count} shards", markup=False)
+    out.print(f"  {planned.send_function}", markup=False)
+    out.print("      already distributed: its body replaced" if planned.send_function_done
+              else f"      {planned.send_function_note}", markup=False)
     for warning in planned.warnings:
         out.print(f"  ! {warning}", markup=False, soft_wrap=True)
 
