@@ -33,7 +33,7 @@ from click.testing import CliRunner
 
 from chatschema import _api_common as shared
 from chatschema import _api_resume as resume
-from chatschema import api, server
+from chatschema import api, api_citus, server
 from chatschema.cli import main as cli
 from chatschema.seed import interesting_ids
 from chatschema.settings import Settings
@@ -110,7 +110,24 @@ def latencies(single: psycopg.Connection, cluster: psycopg.Connection, build: Ca
     return statistics.median(one), statistics.median(many)
 
 
-def throughput(dsn: str, targets: list[tuple[uuid.UUID, uuid.UUID]], clients: int, seconds: float) -> float:
+def _paired(single: psycopg.Connection, cluster: psycopg.Connection, one_call: Callable[[Any], Any],
+            cluster_call: Callable[[Any], Any], calls: int) -> tuple[float, float]:
+    """Medians of two different calls, one per target, interleaved."""
+    for _ in range(6):
+        one_call(single), cluster_call(cluster)
+    one: list[float] = []
+    many: list[float] = []
+    for i in range(calls):
+        pairs = ((single, one_call, one), (cluster, cluster_call, many))
+        for conn, call, samples in pairs if i % 2 == 0 else pairs[::-1]:
+            started = time.perf_counter()
+            call(conn)
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(one), statistics.median(many)
+
+
+def throughput(dsn: str, targets: list[tuple[uuid.UUID, uuid.UUID]], clients: int, seconds: float,
+               send: Callable[..., Any] = api.send_message) -> float:
     sent = [0] * clients
     stop = threading.Event()
 
@@ -119,7 +136,7 @@ def throughput(dsn: str, targets: list[tuple[uuid.UUID, uuid.UUID]], clients: in
             i = n
             while not stop.is_set():
                 user, conv = targets[i % len(targets)]
-                api.send_message(conn, user, conv, "user", "throughput")
+                send(conn, user, conv, "user", "throughput")
                 sent[n] += 1
                 i += clients
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(clients)]
@@ -156,6 +173,12 @@ def main() -> None:
                 tasks = task_count(coord, build)
                 one, many = latencies(single, coord, build, args.calls)
                 rows.append((name, tasks, one, many))
+            # the send as an application on Citus makes it: the delegated call (docs/design.md)
+            ids = interesting_ids(single)
+            user, conv = ids.typical_conversation_user_id, ids.typical_conversation_id
+            delegated = _paired(single, coord, lambda c: api.send_message(c, user, conv, "user", "benchmark"),
+                                lambda c: api_citus.send_message(c, user, conv, "user", "benchmark"), args.calls)
+            rows.append(("Send a message, delegated on Citus (`api_citus.send_message`)", "1", *delegated))
             targets = [(r[0], r[1]) for r in single.execute(
                 "SELECT user_id, id FROM conversations ORDER BY id LIMIT 2000").fetchall()]
             shards = coord.execute("SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_partition p USING (logicalrelid) "
@@ -169,12 +192,13 @@ def main() -> None:
         for name, tasks, one, many in rows:
             print(f"| {name} | {tasks} | {one:.3f} ms | {many:.3f} ms | {many / one:.1f}x |")
         print(f"\nSends through `api.send_message`, {args.seconds:.0f} s each, spread over 2,000 conversations:\n")
-        print("| clients | single node sends/s | cluster sends/s | cluster ÷ single |")
-        print("|---:|---:|---:|---:|")
+        print("| clients | single node sends/s | cluster, catalog statement | ÷ single | cluster, delegated | ÷ single |")
+        print("|---:|---:|---:|---:|---:|---:|")
         for clients in (1, 4, 16):
             one = throughput(single_dsn, targets, clients, args.seconds)
             many = throughput(cluster.coordinator, targets, clients, args.seconds)
-            print(f"| {clients} | {one:,.0f} | {many:,.0f} | {many / one:.2f}x |")
+            fast = throughput(cluster.coordinator, targets, clients, args.seconds, api_citus.send_message)
+            print(f"| {clients} | {one:,.0f} | {many:,.0f} | {many / one:.2f}x | {fast:,.0f} | {fast / one:.2f}x |")
 
 
 if __name__ == "__main__":
