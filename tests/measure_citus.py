@@ -191,7 +191,8 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|")
         for name, tasks, one, many in rows:
             print(f"| {name} | {tasks} | {one:.3f} ms | {many:.3f} ms | {many / one:.1f}x |")
-        print(f"\nSends through `api.send_message`, {args.seconds:.0f} s each, spread over 2,000 conversations:\n")
+        print(f"\nSends (the catalog statement through `api.send_message`; on the cluster also the delegated call), "
+              f"{args.seconds:.0f} s each, spread over 2,000 conversations:\n")
         print("| clients | single node sends/s | cluster, catalog statement | ÷ single | cluster, delegated | ÷ single |")
         print("|---:|---:|---:|---:|---:|---:|")
         for clients in (1, 4, 16):
