@@ -98,22 +98,13 @@ def latencies(single: psycopg.Connection, cluster: psycopg.Connection, build: Ca
     def call(conn: psycopg.Connection) -> None:
         api._run(conn, build())
 
-    for _ in range(6):  # psycopg prepares on the 5th execution, as a pooled application's connections do
-        call(single), call(cluster)
-    one: list[float] = []
-    many: list[float] = []
-    for i in range(calls):
-        for conn, samples in ((single, one), (cluster, many)) if i % 2 == 0 else ((cluster, many), (single, one)):
-            started = time.perf_counter()
-            call(conn)
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(one), statistics.median(many)
+    return _paired(single, cluster, call, call, calls)
 
 
 def _paired(single: psycopg.Connection, cluster: psycopg.Connection, one_call: Callable[[Any], Any],
             cluster_call: Callable[[Any], Any], calls: int) -> tuple[float, float]:
-    """Medians of two different calls, one per target, interleaved."""
-    for _ in range(6):
+    """Medians of a call on each target, interleaved."""
+    for _ in range(6):  # psycopg prepares on the 5th execution, as a pooled application's connections do
         one_call(single), cluster_call(cluster)
     one: list[float] = []
     many: list[float] = []

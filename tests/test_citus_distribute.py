@@ -41,6 +41,27 @@ WHERE c.id = ANY(%(ids)s) AND (c.message_count <> s.n OR c.last_activity_at <> s
 """
 
 
+def concurrent_sends(coordinator: str, pairs: list, send) -> list[BaseException]:
+    """4 threads x 15 sends with ``send`` over the (owner, conversation) ``pairs``; what they raised."""
+    errors: list[BaseException] = []
+
+    def sender(n: int) -> None:
+        try:
+            with psycopg.connect(coordinator, autocommit=True) as conn:
+                for i in range(15):
+                    user_id, conversation_id = pairs[(n + i) % len(pairs)]
+                    send(conn, user_id, conversation_id, "user", f"sender {n} message {i}")
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -139,23 +160,7 @@ def test_seed_then_every_hot_query_is_a_router_query(coordinator):
 def test_summaries_stay_exact_under_concurrent_sends_through_the_api(coordinator):
     with psycopg.connect(coordinator) as conn:
         pairs = conn.execute("SELECT user_id, id FROM conversations ORDER BY id LIMIT 3").fetchall()
-    errors: list[BaseException] = []
-
-    def sender(n: int) -> None:
-        try:
-            with psycopg.connect(coordinator, autocommit=True) as conn:
-                for i in range(15):
-                    user_id, conversation_id = pairs[(n + i) % len(pairs)]
-                    api.send_message(conn, user_id, conversation_id, "user", f"sender {n} message {i}")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert concurrent_sends(coordinator, pairs, api.send_message) == []
     with psycopg.connect(coordinator) as conn:
         assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs]}).fetchone()[0] == 0
         # the twin: a summary off by one is counted
@@ -192,23 +197,7 @@ def test_the_delegated_send_is_one_task_on_the_owners_worker_and_keeps_every_gua
                               (owner, params["message_id"])).fetchone()[0]
         assert stored == 1
         pairs = conn.execute("SELECT user_id, id FROM conversations ORDER BY id LIMIT 3").fetchall()
-    errors: list[BaseException] = []
-
-    def sender(n: int) -> None:
-        try:
-            with psycopg.connect(coordinator, autocommit=True) as c:
-                for i in range(15):
-                    user_id, conversation_id = pairs[(n + i) % len(pairs)]
-                    citus_send.send_message(c, user_id, conversation_id, "user", f"delegated {n} {i}")
-        except BaseException as exc:  # noqa: BLE001 - the test reports it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert concurrent_sends(coordinator, pairs, citus_send.send_message) == []
     with psycopg.connect(coordinator) as conn:
         assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs] + [conv]}).fetchone()[0] == 0
 

@@ -117,17 +117,21 @@ def test_with_the_replica_gate_off_a_paused_standby_does_not_hold_the_backfill(s
         assert checkpoint(settings) == 1000
 
 
-def _slow_vacuum(settings: Settings) -> tuple[threading.Thread, int]:
-    conn = psycopg.connect(settings.dsn, autocommit=True)
+def slow_vacuum(dsn: str, table: str = "conversations", *, every_page: bool = False) -> tuple[threading.Thread, int]:
+    """A VACUUM of ``table`` that lasts seconds, running in a thread; (the thread, its backend pid).
+    ``every_page`` visits all-visible pages too (DISABLE_PAGE_SKIPPING): on a vacuumed table a VACUUM
+    that skips them ends in moments."""
+    conn = psycopg.connect(dsn, autocommit=True)
     pid = conn.info.backend_pid
     # A page at a time, 100 ms each: a VACUUM that lasts seconds on a small table.
     conn.execute("SET vacuum_cost_delay = 100")
     conn.execute("SET vacuum_cost_limit = 1")
+    statement = f"VACUUM {'(DISABLE_PAGE_SKIPPING) ' if every_page else ''}{table}"
 
     def work() -> None:
         with conn:
             try:
-                conn.execute("VACUUM conversations")
+                conn.execute(statement)
             except psycopg.errors.QueryCanceled:
                 pass
 
@@ -135,20 +139,20 @@ def _slow_vacuum(settings: Settings) -> tuple[threading.Thread, int]:
     thread.start()
     from .test_migrations import wait_for
 
-    with psycopg.connect(settings.dsn, autocommit=True) as watcher:
+    with psycopg.connect(dsn, autocommit=True) as watcher:
         wait_for(lambda: watcher.execute("SELECT 1 FROM pg_stat_progress_vacuum WHERE pid = %s", (pid,)).fetchone())
     return thread, pid
 
 
-def _cancel(settings: Settings, pid: int) -> None:
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+def cancel(dsn: str, pid: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
 
 
 @pytest.mark.timeout(120)
 def test_a_vacuum_on_the_table_holds_the_backfill_until_it_ends(new_database):
     settings = at_0003(new_database, "gate_vacuum")
-    vacuum, pid = _slow_vacuum(settings)
+    vacuum, pid = slow_vacuum(settings.dsn)
     run = Run(settings, replace(OFF, vacuum_gate="wait"))
     thread = run.start()
     try:
@@ -157,7 +161,7 @@ def test_a_vacuum_on_the_table_holds_the_backfill_until_it_ends(new_database):
         thread.join(0.5)
         assert thread.is_alive() and checkpoint(settings) == 0
     finally:
-        _cancel(settings, pid)
+        cancel(settings.dsn, pid)
         vacuum.join(30)
     thread.join(60)
     assert run.error == [] and checkpoint(settings) == 1000
@@ -168,7 +172,7 @@ def test_a_vacuum_on_the_table_holds_the_backfill_until_it_ends(new_database):
 @pytest.mark.timeout(120)
 def test_with_the_vacuum_gate_slow_batches_halve_and_with_it_off_nothing_changes(new_database):
     settings = at_0003(new_database, "gate_vacuum_slow")
-    vacuum, pid = _slow_vacuum(settings)
+    vacuum, pid = slow_vacuum(settings.dsn)
     try:
         slow = Run(settings, replace(OFF, vacuum_gate="slow"))
         thread = slow.start(batch_size=100, pause_s=0.0)
@@ -176,17 +180,17 @@ def test_with_the_vacuum_gate_slow_batches_halve_and_with_it_off_nothing_changes
         assert slow.error == [] and slow.reports == []
         assert slow.done[:2] == [50, 100]  # half-size batches while the VACUUM runs
     finally:
-        _cancel(settings, pid)
+        cancel(settings.dsn, pid)
         vacuum.join(30)
     settings = at_0003(new_database, "gate_vacuum_off")
-    vacuum, pid = _slow_vacuum(settings)
+    vacuum, pid = slow_vacuum(settings.dsn)
     try:
         off = Run(settings, OFF)
         thread = off.start(batch_size=100, pause_s=0.0)
         thread.join(60)
         assert off.error == [] and off.reports == [] and off.done[:2] == [100, 200]
     finally:
-        _cancel(settings, pid)
+        cancel(settings.dsn, pid)
         vacuum.join(30)
 
 

@@ -21,7 +21,7 @@ import pytest
 from chatschema.migrate.backfill import summary_mismatches
 from chatschema.retention import run_retention
 
-from .test_gates import OFF
+from .test_gates import OFF, cancel, slow_vacuum
 from .test_migrations import wait_for
 
 CLI = [sys.executable, "-c", "from chatschema.cli import main; main()"]
@@ -39,27 +39,6 @@ def median_time(conn: psycopg.Connection):
 
 def older(conn: psycopg.Connection, cutoff) -> int:
     return conn.execute("SELECT count(*) FROM messages WHERE created_at < %s", (cutoff,)).fetchone()[0]
-
-
-def slow_vacuum_of_messages(dsn: str) -> tuple[threading.Thread, int]:
-    conn = psycopg.connect(dsn, autocommit=True)
-    pid = conn.info.backend_pid
-    conn.execute("SET vacuum_cost_delay = 100")  # a page at a time, 100 ms each: seconds on any table
-    conn.execute("SET vacuum_cost_limit = 1")
-
-    def work() -> None:
-        with conn:
-            try:
-                # every page, all-visible ones too: a VACUUM that skipped them would end in moments
-                conn.execute("VACUUM (DISABLE_PAGE_SKIPPING) messages")
-            except psycopg.errors.QueryCanceled:
-                pass
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    with psycopg.connect(dsn, autocommit=True) as watcher:
-        wait_for(lambda: watcher.execute("SELECT 1 FROM pg_stat_progress_vacuum WHERE pid = %s", (pid,)).fetchone())
-    return thread, pid
 
 
 def run_in_thread(dsn: str, cutoff, policy) -> tuple[threading.Thread, list[str], list[BaseException]]:
@@ -83,7 +62,7 @@ def test_a_vacuum_on_messages_holds_retention_before_its_first_batch_until_it_en
     with psycopg.connect(dsn, autocommit=True) as conn:
         cutoff = median_time(conn)
         before = older(conn, cutoff)
-    vacuum, pid = slow_vacuum_of_messages(dsn)
+    vacuum, pid = slow_vacuum(dsn, "messages", every_page=True)
     try:
         thread, reports, errors = run_in_thread(dsn, cutoff, replace(OFF, vacuum_gate="wait"))
         wait_for(lambda: reports)
@@ -94,8 +73,7 @@ def test_a_vacuum_on_messages_holds_retention_before_its_first_batch_until_it_en
         with psycopg.connect(dsn) as conn:
             assert older(conn, cutoff) == before  # nothing deleted while the gate is closed
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancel(dsn, pid)
         vacuum.join(30)
     thread.join(60)
     assert errors == [] and reports[-1] == "retention continues: vacuum gate open again"
@@ -107,15 +85,14 @@ def test_a_vacuum_on_messages_holds_retention_before_its_first_batch_until_it_en
 def test_twin_with_the_vacuum_gate_off_retention_runs_through_the_vacuum(dsn):
     with psycopg.connect(dsn, autocommit=True) as conn:
         cutoff = median_time(conn)
-    vacuum, pid = slow_vacuum_of_messages(dsn)
+    vacuum, pid = slow_vacuum(dsn, "messages", every_page=True)
     try:
         thread, reports, errors = run_in_thread(dsn, cutoff, OFF)
         thread.join(60)
         assert not thread.is_alive() and errors == [] and reports == []
         assert vacuum.is_alive()  # it finished while the VACUUM was still working
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancel(dsn, pid)
         vacuum.join(30)
     with psycopg.connect(dsn) as conn:
         assert older(conn, cutoff) == 0 and summary_mismatches(conn) == 0

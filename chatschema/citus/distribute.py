@@ -98,9 +98,9 @@ def plan(settings: Settings) -> DistributionPlan:
             size = cur.execute("SELECT greatest(reltuples, 0)::bigint AS rows, pg_total_relation_size(oid) AS bytes "
                                "FROM pg_class WHERE oid = to_regclass(%s)", (d.table,)).fetchone()
             calls.append(Call(d, _call_sql(d), int(size["rows"]), int(size["bytes"]), d.table in held))
-        function_done = bool(cur.execute(
-            "SELECT count(*) AS n FROM pg_dist_object WHERE objid = to_regprocedure(%s)::oid", (send.FUNCTION,)
-        ).fetchone()["n"]) if cur.execute("SELECT to_regprocedure(%s) AS f", (send.FUNCTION,)).fetchone()["f"] else False
+        # a function not created yet has no oid (NULL), which matches no row
+        function_done = bool(cur.execute("SELECT count(*) AS n FROM pg_dist_object WHERE objid = to_regprocedure(%s)::oid",
+                                         (send.FUNCTION,)).fetchone()["n"])
     return DistributionPlan(revision, tuple(calls), shard_count, workers,
                             tuple(b for b in found if not b.refused), send_function_done=function_done)
 
