@@ -104,10 +104,10 @@ def plan_check(info: str, query: str | Path | Query, params: Mapping[str, Any] |
     chosen = as_query(query, params, contract)
     cases: list[Case] | None = None
     if params is not None:
-        missing = [p for p in chosen.all_params if p not in params]
+        missing = [p for p in chosen.plan_params if p not in params]
         if missing:
             raise ConfigError(f"{chosen.name}: no value for parameter(s) {', '.join(missing)}")
-        cases = [Case("given parameters", tuple((p, params[p]) for p in chosen.all_params), primary=True)]
+        cases = [Case("given parameters", tuple((p, params[p]) for p in chosen.plan_params), primary=True)]
     elif isinstance(chosen, FileQuery) and not chosen.recipes:
         raise ConfigError(f"{chosen.name}: SQL text needs params")
     with connect(info) as conn:

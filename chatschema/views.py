@@ -11,16 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
 from . import server
-from .errors import MigrationFailed
+from .citus import rollups
+from .errors import ConfigError, MigrationFailed
 from .settings import Settings
 
-__all__ = ["MaterializedView", "VIEWS", "VIEWS_REVISION", "VIEWS_REBUILT", "RefreshResult", "refresh_views", "refresh"]
+__all__ = ["MaterializedView", "VIEWS", "VIEWS_REVISION", "VIEWS_REBUILT", "RefreshResult", "refresh_views", "refresh",
+           "refresh_analytics"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +138,21 @@ def refresh(settings: Settings, *, concurrently: bool) -> list[RefreshResult]:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{settings.lock_timeout_ms}ms",))
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.statement_timeout_ms}ms",))
         return refresh_views(conn, concurrently=concurrently)
+
+
+def refresh_analytics(settings: Settings, *, concurrently: bool, since: date | None = None
+                      ) -> tuple[list[RefreshResult], rollups.RollupRefresh | None]:
+    """``chatschema views refresh``: the views, then, where ``distribute`` created them, the Citus rollups.
+
+    The rollups recompute the UTC days from ``since`` (default: the day before their newest day) on;
+    a ``since`` without rollups is refused rather than ignored.
+    """
+    results = refresh(settings, concurrently=concurrently)
+    with server.connect(server.conninfo(settings), autocommit=True) as conn:
+        if not rollups.exists(conn):
+            if since is not None:
+                raise ConfigError("--since applies to the Citus rollups (user_daily_rollup, daily_totals_rollup), "
+                                  "which this database does not have; the views were refreshed whole")
+            return results, None
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.statement_timeout_ms}ms",))
+        return results, rollups.refresh_rollups(conn, since)

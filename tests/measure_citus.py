@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,10 @@ from click.testing import CliRunner
 from chatschema import _api_common as shared
 from chatschema import _api_resume as resume
 from chatschema import api, api_citus, server
+from chatschema import queries as catalog
+from chatschema.citus import rollups
 from chatschema.cli import main as cli
+from chatschema.views import refresh_views
 from chatschema.seed import interesting_ids
 from chatschema.settings import Settings
 
@@ -117,6 +121,26 @@ def _paired(single: psycopg.Connection, cluster: psycopg.Connection, one_call: C
     return statistics.median(one), statistics.median(many)
 
 
+def refresh_medians(single: psycopg.Connection, coord: psycopg.Connection, runs: int = 5) -> list[tuple[str, float]]:
+    """Median seconds of each analytics refresh: the views on each target, the rollups on the cluster."""
+    def median(do: Callable[[], Any]) -> float:
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            do()
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+
+    return [
+        ("single node: the views, whole (`REFRESH MATERIALIZED VIEW`)",
+         median(lambda: refresh_views(single, concurrently=False))),
+        ("cluster: the views, whole (coordinator tables)", median(lambda: refresh_views(coord, concurrently=False))),
+        ("cluster: the rollups, all history", median(lambda: rollups.refresh_rollups(coord, rollups.ALL_DAYS))),
+        ("cluster: the rollups, default window (the newest day and the one before)",
+         median(lambda: rollups.refresh_rollups(coord))),
+    ]
+
+
 def throughput(dsn: str, targets: list[tuple[uuid.UUID, uuid.UUID]], clients: int, seconds: float,
                send: Callable[..., Any] = api.send_message) -> float:
     sent = [0] * clients
@@ -170,6 +194,20 @@ def main() -> None:
             delegated = _paired(single, coord, lambda c: api.send_message(c, user, conv, "user", "benchmark"),
                                 lambda c: api_citus.send_message(c, user, conv, "user", "benchmark"), args.calls)
             rows.append(("Send a message, delegated on Citus (`api_citus.send_message`)", "1", *delegated))
+            # the analytics as an application on Citus reads them: the rollups (api_citus)
+            newest = single.execute("SELECT max(created_at)::date FROM messages").fetchone()[0]
+            since, heavy = newest - timedelta(days=29), ids.heaviest_user_id
+            for name, on_one, on_cluster, build in (
+                    ("User's daily counts, 30 days (heaviest user), rollup on Citus (`api_citus`)",
+                     lambda c: api.user_daily_counts(c, heavy, since, newest),
+                     lambda c: api_citus.user_daily_counts(c, heavy, since, newest),
+                     lambda: replace(shared.user_daily_counts(heavy, since, newest),
+                                     sql=catalog.get("user_daily_counts", "citus").sql)),
+                    ("Daily totals, 30 days, rollup on Citus (`api_citus`)",
+                     lambda c: api.daily_totals(c, since, newest), lambda c: api_citus.daily_totals(c, since, newest),
+                     lambda: replace(shared.daily_totals(since, newest), sql=catalog.get("daily_totals", "citus").sql))):
+                rows.append((name, task_count(coord, build), *_paired(single, coord, on_one, on_cluster, args.calls)))
+            refreshes = refresh_medians(single, coord)
             targets = [(r[0], r[1]) for r in single.execute(
                 "SELECT user_id, id FROM conversations ORDER BY id LIMIT 2000").fetchall()]
             shards = coord.execute("SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_partition p USING (logicalrelid) "
@@ -182,6 +220,12 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|")
         for name, tasks, one, many in rows:
             print(f"| {name} | {tasks} | {one:.3f} ms | {many:.3f} ms | {many / one:.1f}x |")
+        print("\nAnalytics refresh, median of 5 runs (the rollups' refresh is idempotent: each run after the first "
+              "writes only what changed, here nothing):\n")
+        print("| refresh | median |")
+        print("|---|---:|")
+        for name, seconds in refreshes:
+            print(f"| {name} | {seconds * 1000:,.0f} ms |")
         print(f"\nSends (the catalog statement through `api.send_message`; on the cluster also the delegated call), "
               f"{args.seconds:.0f} s each, spread over 2,000 conversations:\n")
         print("| clients | single node sends/s | cluster, catalog statement | ÷ single | cluster, delegated | ÷ single |")

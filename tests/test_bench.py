@@ -71,8 +71,9 @@ def cell(scale: dict, operation: str, case: str, variant: str, *, page: int = 1,
 def test_every_read_query_of_the_catalog_is_measured_at_its_revision(run):
     for scale in run["scales"]:
         measured = {(r["operation"], r["variant"], r["at"]) for r in scale["reads"] if not r["control"]}
+        # the citus variants read what `distribute` creates: tests/measure_citus.py measures them
         expected = {(q.operation, q.variant, "head" if q.revision == "head" else q.revision)
-                    for q in catalog.all_queries() if not q.writes}
+                    for q in catalog.all_queries() if not q.writes and q.variant != "citus"}
         assert measured == expected
         for r in scale["reads"]:
             assert r["error"] is None, r

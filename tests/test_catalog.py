@@ -200,7 +200,7 @@ def test_every_operation_has_today_and_optimized_and_the_plan_has_its_proposals(
         assert {(operation, "today"), (operation, "optimized")} <= have
     assert {q.operation for q in catalog.all_queries() if q.variant == "seed_proposal"} == {
         "list_conversations", "load_messages", "conversation_view"}
-    assert all(q.revision == ("head" if q.variant == "optimized" else "0001") for q in catalog.all_queries())
+    assert all(q.revision == ("head" if q.variant in catalog.DEPLOYED else "0001") for q in catalog.all_queries())
     assert all(isinstance(q.contract, Contract) for q in catalog.all_queries())
 
 
@@ -209,20 +209,22 @@ def test_round_trips_are_modelled_honestly():
     assert trips["load_messages.today"] == 2
     assert trips["conversation_view.today"] == 2
     assert trips["send_message.today"] == 3
-    assert all(n == 1 for name, n in trips.items() if name.endswith(".optimized"))
-    assert [q.name for q in catalog.all_queries() if q.writes] == ["send_message.today", "send_message.optimized"]
+    assert all(n == 1 for name, n in trips.items() if name.endswith((".optimized", ".citus")))
+    assert [q.name for q in catalog.all_queries() if q.writes] == ["send_message.today", "send_message.optimized",
+                                                                   "send_message.citus"]
 
 
 def test_optimized_sql_has_no_optional_predicates_and_is_always_scoped_by_user():
     """One SQL text per operation: no `IS NULL OR` (a generic plan would make it a filter), no OFFSET;
     every per-user query names user_id in the same statement (the ownership check, and Citus-shaped)."""
     for query in catalog.all_queries():
-        if query.variant != "optimized":
+        if query.variant not in catalog.DEPLOYED:
             continue
-        sql = " ".join(query.sql.split()).lower()
-        assert " is null or " not in sql and "coalesce(%(" not in sql and " offset " not in sql, query.name
-        if query.operation != "daily_totals":
-            assert "user_id = %(user_id)s" in sql, query.name
+        for statement in query.explained[:-1] if query.delegated else query.statements:
+            sql = " ".join(statement.sql.split()).lower()
+            assert " is null or " not in sql and "coalesce(%(" not in sql and " offset " not in sql, query.name
+            if query.operation != "daily_totals":
+                assert "user_id = %(user_id)s" in sql or "values (%(user_id)s" in sql, (query.name, statement.purpose)
 
 
 def test_lookup_errors_name_what_exists():
@@ -457,3 +459,19 @@ def test_today_send_stamps_transaction_start_so_commit_order_and_time_order_disa
         assert newest[2] == "fast"
         slow.execute("DELETE FROM messages WHERE content IN ('fast', 'slow') AND conversation_id = %s", (conv,))
         slow.commit()
+
+
+def test_the_delegated_send_runs_the_statements_the_validator_plans():
+    from chatschema.queries import send_message_citus as citus
+
+    def words(text: str) -> str:  # the function indents them: compare word by word
+        return " ".join(catalog.PARAM.sub(lambda m: f"p_{m.group(1)}", text).split())
+
+    query = catalog.get("send_message", "citus")
+    assert query.round_trips == 1 and query.delegated == (citus.LOCK, citus.INSERT, citus.COUNT, citus.STORED)
+    # the validator plans the delegated statements before the call, whose plan stays the result's
+    assert query.explained == (*query.delegated, query.statements[-1])
+    for statement in query.delegated:
+        assert words(statement.sql) in words(citus.CREATE_FUNCTION), statement.purpose
+    # the twin: a statement the function does not run is not found in it
+    assert words(citus.STORED.sql.replace("m.user_id", "m.id")) not in words(citus.CREATE_FUNCTION)

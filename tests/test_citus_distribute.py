@@ -41,6 +41,17 @@ WHERE c.id = ANY(%(ids)s) AND (c.message_count <> s.n OR c.last_activity_at <> s
 """
 
 
+# Every user-day of the rollup against the messages counted live (a join on the distribution column,
+# pushed down shard by shard), both ways.
+ROLLUP_MISMATCHES = """
+WITH live AS (SELECT user_id, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS messages,
+                     count(DISTINCT conversation_id) AS active_conversations
+                FROM messages GROUP BY user_id, day)
+SELECT count(*) FROM live FULL JOIN user_daily_rollup r USING (user_id, day)
+ WHERE live.messages IS DISTINCT FROM r.messages OR live.active_conversations IS DISTINCT FROM r.active_conversations
+"""
+
+
 def concurrent_sends(coordinator: str, pairs: list, send) -> list[BaseException]:
     """4 threads x 15 sends with ``send`` over the (owner, conversation) ``pairs``; what they raised."""
     errors: list[BaseException] = []
@@ -113,7 +124,7 @@ def test_the_dry_run_prints_each_call_and_changes_nothing(coordinator):
     assert lines[2].startswith("      EXCLUSIVE on users while its rows are copied into the shards: reads continue, "
                                "writes wait; moves ~")
     assert ("  SELECT create_distributed_function('chatschema_send_message(uuid, uuid, uuid, text, text)', "
-            "'p_user_id', colocate_with => 'conversations')") in lines
+            "'p_user_id', colocate_with => 'conversations', force_delegation => true)") in lines
     with psycopg.connect(coordinator) as conn:
         assert conn.execute("SELECT count(*) FROM pg_dist_partition").fetchone()[0] == 0
         assert conn.execute("SELECT to_regprocedure(%s)", (citus_send.FUNCTION,)).fetchone()[0] is None
@@ -124,13 +135,16 @@ def test_distribute_co_locates_the_tables_and_records_them(coordinator):
     assert result.exit_code == 0, result.output
     with psycopg.connect(coordinator) as conn:
         layout = conn.execute("SELECT logicalrelid::regclass::text, column_to_column_name(logicalrelid, partkey), "
-                              "colocationid FROM pg_dist_partition ORDER BY 1").fetchall()
-        assert [(t, c) for t, c, _ in layout] == [("conversations", "user_id"), ("messages", "user_id"),
-                                                  ("users", "id")]
-        assert len({g for _, _, g in layout}) == 1
+                              "colocationid, partmethod FROM pg_dist_partition ORDER BY 1").fetchall()
+        assert [(t, c) for t, c, _, _ in layout] == [
+            ("conversations", "user_id"), ("daily_totals_rollup", None), ("messages", "user_id"),
+            ("user_daily_rollup", "user_id"), ("users", "id")]
+        assert len({g for t, _, g, _ in layout if t != "daily_totals_rollup"}) == 1
+        assert [t for t, _, _, method in layout if method == "n"] == ["daily_totals_rollup"]  # a reference table
         assert layout_differences(conn) == []
     again = run("distribute", "--dsn", coordinator)
-    assert again.exit_code == 0 and again.output.count("already distributed: skipped") == 3
+    assert again.exit_code == 0 and again.output.count("already distributed: skipped") == 5
+    assert "rollups refreshed over " in again.output
 
 
 def test_a_layout_that_differs_from_the_record_is_named(coordinator):
@@ -145,22 +159,39 @@ def test_seed_then_every_hot_query_is_a_router_query(coordinator):
     assert seeded.exit_code == 0, seeded.output
     result = run("plans", "verify", "--analyze", "--dsn", coordinator)
     assert "Citus: custom plans only" in result.output
-    # Known gap (docs/design.md "Idempotent send on Citus"): the idempotent send's CTEs (a FOR UPDATE
-    # read, an INSERT ... ON CONFLICT fed by it, an UPDATE joined to the insert) are planned by Citus as
-    # three distributed subplans, each on one shard, not as one router task; verify says so by name.
-    failed = {line.split()[1] for line in result.output.splitlines() if line.startswith("✗ ")}
-    assert failed == {"send_message.optimized"}, result.output
-    assert result.exit_code == 1, result.output
+    assert "Citus: send_message.citus verified in place of send_message.optimized" in result.output
+    assert not [line for line in result.output.splitlines() if line.startswith("✗ ")], result.output
+    assert result.exit_code == 0, result.output
+    assert "✓ send_message.citus" in result.output
     assert "export_messages.optimized" in result.output and "refuses EXPLAIN of DECLARE" in result.output
     shown = run("plans", "show", "load_messages.optimized", "--dsn", coordinator, "--analyze")
     assert shown.exit_code == 0, shown.output
     assert "Citus Adaptive" in shown.output and "ix_messages_conversation_recent" in shown.output
+    assert "Custom Scan (Citus Adaptive)  (1 task, rows 21" in shown.output
+
+
+def test_the_optimized_send_named_on_citus_is_verified_as_asked_and_fans_out(coordinator):
+    # The twin of the substitution: the one-statement send's CTEs (a FOR UPDATE read, an INSERT ... ON
+    # CONFLICT fed by it, an UPDATE joined to the insert) are planned by Citus as distributed subplans,
+    # not as one router task whose shard plan the contract could be checked on (docs/design.md
+    # "Idempotent send on Citus").
+    result = run("plans", "verify", "--query", "send_message.optimized", "--dsn", coordinator)
+    assert result.exit_code == 1, result.output
+    assert "✗ send_message.optimized" in result.output and "in place of" not in result.output
 
 
 def test_summaries_stay_exact_under_concurrent_sends_through_the_api(coordinator):
     with psycopg.connect(coordinator) as conn:
         pairs = conn.execute("SELECT user_id, id FROM conversations ORDER BY id LIMIT 3").fetchall()
     assert concurrent_sends(coordinator, pairs, api.send_message) == []
+    refreshed = run("views", "refresh", "--dsn", coordinator)
+    assert refreshed.exit_code == 0 and "refreshed the rollups over " in refreshed.output, refreshed.output
+    with psycopg.connect(coordinator) as conn:
+        assert conn.execute(ROLLUP_MISMATCHES).fetchone()[0] == 0
+        # the twin: a user-day counted once too often is seen
+        conn.execute("UPDATE user_daily_rollup SET messages = messages + 1 WHERE user_id = %s", (pairs[0][0],))
+        assert conn.execute(ROLLUP_MISMATCHES).fetchone()[0] > 0
+        conn.rollback()
     with psycopg.connect(coordinator) as conn:
         assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs]}).fetchone()[0] == 0
         # the twin: a summary off by one is counted
@@ -183,6 +214,8 @@ def test_the_delegated_send_is_one_task_on_the_owners_worker_and_keeps_every_gua
         params = {"user_id": owner, "conversation_id": conv, "message_id": uuid.uuid4(), "role": "user",
                   "content": "delegated"}
         assert _tasks(conn, citus_send.CALL, params) == [1]
+        with conn.transaction():  # force_delegation: in the caller's transaction too
+            assert _tasks(conn, citus_send.CALL, params) == [1]
         # the twin: the catalog's one-statement send is four distributed steps on Citus
         assert len(_tasks(conn, catalog.get("send_message").sql, params)) > 1
 
@@ -200,6 +233,21 @@ def test_the_delegated_send_is_one_task_on_the_owners_worker_and_keeps_every_gua
     assert concurrent_sends(coordinator, pairs, citus_send.send_message) == []
     with psycopg.connect(coordinator) as conn:
         assert conn.execute(MISMATCHES, {"ids": [c for _, c in pairs] + [conv]}).fetchone()[0] == 0
+
+
+def test_a_send_function_citus_does_not_delegate_fails_verify_by_name(coordinator):
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        conn.execute(f"DROP FUNCTION {citus_send.FUNCTION}")
+        conn.execute(citus_send.CREATE_FUNCTION)  # propagated to the workers, but not delegated
+    try:
+        result = run("plans", "verify", "--query", "send_message", "--dsn", coordinator)
+        assert result.exit_code == 1, result.output
+        assert "✗ send_message.citus" in result.output
+        assert "send message (citus) is not delegated: its call runs on the coordinator (Result)" in result.output
+    finally:
+        again = run("distribute", "--dsn", coordinator)
+    assert again.exit_code == 0, again.output
+    assert run("plans", "verify", "--query", "send_message", "--dsn", coordinator).exit_code == 0
 
 
 def test_check_on_the_distributed_coordinator_is_clean_and_names_a_layout_change(coordinator):

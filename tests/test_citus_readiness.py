@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from chatschema import migrate
 from chatschema.citus.readiness import query_blockers, schema_blockers
 from chatschema.cli import main
-from chatschema.queries import Query, load_messages, send_message
+from chatschema.queries import Query, load_messages, send_message, send_message_citus
 from dataclasses import replace
 
 
@@ -103,6 +103,16 @@ def test_a_query_that_reads_messages_without_the_owner_is_named():
     no_owner = replace(s, sql=s.sql.replace("INSERT INTO messages (id, user_id,", "INSERT INTO messages (id,")
                        .replace("%(message_id)s, conv.user_id,", "%(message_id)s,"))
     assert [b.subject for b in query_blockers([no_owner])] == ["send_message.optimized"]
+    # the delegated send's statements are read too: the call itself names no table
+    d = send_message_citus.CITUS
+    stored = d.delegated[-1]
+    unpinned_read = replace(stored, sql=stored.sql.replace("   AND m.user_id = %(user_id)s\n", ""),
+                            params=stored.params[:-1])
+    found = query_blockers([replace(d, delegated=(*d.delegated[:-1], unpinned_read))])
+    assert [str(b) for b in found] == [
+        "query send_message.citus: FROM messages without user_id = %(user_id)s: on Citus it runs on every shard "
+        "instead of the owner's one"]
+    assert query_blockers([d]) == []
 
 
 def test_distribute_refuses_a_database_without_citus(at_head):

@@ -76,6 +76,27 @@ def test_verify_exits_2_when_nothing_can_run(seeded_plans):
     assert f"- list_conversations.today  skipped: needs revision 0001; the database is at {HEAD}" in result.stdout
 
 
+def test_the_citus_variants_are_skipped_on_one_node_saying_why(seeded_plans):
+    result = run("plans", "verify", "--dsn", seeded_plans.settings.dsn, "--variant", "citus")
+    assert result.exit_code == 2
+    assert ("- send_message.citus  skipped: needs a Citus coordinator where `chatschema distribute` ran"
+            in result.stdout)
+    # the default (optimized) on one node never swaps in a citus variant: there is none to swap
+    plain = run("plans", "verify", "--dsn", seeded_plans.settings.dsn, "--query", "send_message")
+    assert "✓ send_message.optimized" in plain.stdout and "in place of" not in plain.stdout
+
+
+def test_the_citus_variants_without_a_dsn_are_refused_before_any_server(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = run("plans", "verify", "--variant", "citus")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: send_message.citus, user_daily_counts.citus, daily_totals.citus: the "
+                                     "citus variants run on a Citus coordinator where `chatschema distribute` ran: "
+                                     "pass --dsn COORDINATOR")
+    shown = run("plans", "show", "send_message.citus")
+    assert shown.exit_code == 2 and "runs on a Citus coordinator" in shown.output
+
+
 def test_verify_rejects_bad_input_before_connecting():
     result = run("plans", "verify", "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--query", "nosuch")
     assert result.exit_code == 2

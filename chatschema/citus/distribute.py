@@ -10,7 +10,7 @@ skipped (a re-run finishes a stopped one). What was distributed is recorded in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from psycopg import sql
@@ -22,6 +22,7 @@ from ..migrations import DISTRIBUTION_TABLE
 from ..settings import Settings
 from .. import api_citus as send
 from . import LAYOUT, Distributed
+from . import rollups
 from .readiness import Blocker, schema_blockers
 
 __all__ = ["Call", "DistributionPlan", "plan", "distribute", "recorded", "layout_differences", "CREATE_RECORD"]
@@ -57,8 +58,15 @@ class DistributionPlan:
     shard_count: int
     workers: int
     warnings: tuple[Blocker, ...]  # what breaks once distributed (materialized views), not refused
-    send_function: str = send.DISTRIBUTE_FUNCTION  # the delegated send, created and distributed last
+    send_function: str = send.DISTRIBUTE_FUNCTION  # the delegated send, created and distributed after the tables
     send_function_done: bool = False  # Citus holds it already
+    rollups_done: tuple[str, ...] = ()  # the rollup tables Citus holds already
+    refreshed: rollups.RollupRefresh | None = None  # the rollups' first refresh, once distributed
+
+    @property
+    def rollup_calls(self) -> tuple[tuple[str, bool], ...]:
+        """(call, done) for each rollup table: created if missing, then distributed."""
+        return tuple((call, table in self.rollups_done) for table, call in rollups.DISTRIBUTE.items())
 
     @property
     def send_function_note(self) -> str:
@@ -98,11 +106,15 @@ def plan(settings: Settings) -> DistributionPlan:
             size = cur.execute("SELECT greatest(reltuples, 0)::bigint AS rows, pg_total_relation_size(oid) AS bytes "
                                "FROM pg_class WHERE oid = to_regclass(%s)", (d.table,)).fetchone()
             calls.append(Call(d, _call_sql(d), int(size["rows"]), int(size["bytes"]), d.table in held))
-        # a function not created yet has no oid (NULL), which matches no row
-        function_done = bool(cur.execute("SELECT count(*) AS n FROM pg_dist_object WHERE objid = to_regprocedure(%s)::oid",
+        # a function not created yet has no oid (NULL), which matches no row; one delegated without
+        # force_delegation (before it was the default here) is delegated again, with it
+        function_done = bool(cur.execute("SELECT count(*) AS n FROM pg_dist_object WHERE objid = "
+                                         "to_regprocedure(%s)::oid AND force_delegation",
                                          (send.FUNCTION,)).fetchone()["n"])
+        rollups_done = tuple(t for t in rollups.TABLES if t in held)
     return DistributionPlan(revision, tuple(calls), shard_count, workers,
-                            tuple(b for b in found if not b.refused), send_function_done=function_done)
+                            tuple(b for b in found if not b.refused), send_function_done=function_done,
+                            rollups_done=rollups_done)
 
 
 def distribute(settings: Settings) -> DistributionPlan:
@@ -121,7 +133,15 @@ def distribute(settings: Settings) -> DistributionPlan:
         conn.execute(send.CREATE_FUNCTION)
         if not planned.send_function_done:
             conn.execute(send.DISTRIBUTE_FUNCTION)
-    return planned
+        for statement in rollups.CREATE:
+            conn.execute(statement)
+        for call, done in planned.rollup_calls:
+            if not done:
+                conn.execute(call)
+        _record(conn, Distributed(rollups.USER_ROLLUP, "user_id", "messages"), planned.shard_count)
+        # The first refresh covers what the rollups miss (all history when new); idempotent on a re-run.
+        refreshed = rollups.refresh_rollups(conn)
+    return replace(planned, refreshed=refreshed)
 
 
 def _record(conn: psycopg.Connection, d: Distributed, shard_count: int) -> None:

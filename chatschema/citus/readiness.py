@@ -158,10 +158,10 @@ def _scope(sql: str, start: int) -> str:
 def query_blockers(queries: Iterable[Query] | None = None) -> list[Blocker]:
     """Hot catalog queries that read or write a distributed table without pinning it to one owner."""
     selected = queries if queries is not None else [q for q in catalog.all_queries()
-                                                    if q.variant == "optimized" and q.operation in HOT_OPERATIONS]
+                                                    if q.variant in catalog.DEPLOYED and q.operation in HOT_OPERATIONS]
     found: list[Blocker] = []
     for query in selected:
-        for statement in query.statements:
+        for statement in query.explained:
             for ref in _REFERENCE.finditer(statement.sql):
                 table, alias = ref.group(2), ref.group(3)
                 column = _column_of(table)

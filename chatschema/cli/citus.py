@@ -32,6 +32,11 @@ def distribute_(dry_run: bool, settings: Settings) -> None:
     Tables Citus already holds are skipped; what was distributed is recorded in
     chatschema_distribution, which `chatschema check` compares with Citus's metadata.
 
+    Then it creates chatschema's own objects for the distributed path: the delegated send
+    (chatschema_send_message, one task per send) and the analytics rollups (user_daily_rollup
+    co-located with messages, daily_totals_rollup a reference table), refreshed once; keep them
+    fresh with `chatschema views refresh`.
+
     \b
     Example:
         chatschema distribute --dsn postgresql://dba@coordinator/chat --dry-run
@@ -53,6 +58,19 @@ def distribute_(dry_run: bool, settings: Settings) -> None:
     out.print(f"  {planned.send_function}", markup=False)
     out.print("      already distributed: its body replaced" if planned.send_function_done
               else f"      {planned.send_function_note}", markup=False)
+    for call, done in planned.rollup_calls:
+        out.print(f"  {call}", markup=False)
+        out.print("      already distributed: skipped" if done else
+                  "      a rollup of chatschema's own, created empty (the analytics' citus variants read it)",
+                  markup=False)
+    refreshed = planned.refreshed
+    if refreshed is not None:
+        out.print(f"  rollups refreshed over {refreshed.window}: {refreshed.user_days_written:,} user-days written, "
+                  f"{refreshed.user_days_deleted:,} deleted, {refreshed.total_days:,} "
+                  f"day{'s' * (refreshed.total_days != 1)} of totals in {refreshed.seconds:.2f} s", markup=False)
+    elif dry_run:
+        out.print("  then the rollups' first refresh (INSERT ... ON CONFLICT DO UPDATE per user-day, pushed down to "
+                  "every shard; the day totals from them)", markup=False)
     for warning in planned.warnings:
         out.print(f"  ! {warning}", markup=False, soft_wrap=True)
 

@@ -84,18 +84,31 @@ def views() -> None:
 
 @views.command("refresh")
 @click.option("--concurrently", is_flag=True, help="Keep the views readable during the refresh (slower; needs a populated view).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Citus rollups only: recompute the UTC days from this one on (after deletes older than the "
+                   "default window). Default: from the day before the newest rolled-up day.")
 @connection_options
-def views_refresh(concurrently: bool, settings: Settings) -> None:
-    """Refresh the analytics views in dependency order.
+def views_refresh(concurrently: bool, since, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Refresh the analytics views in dependency order, and the Citus rollups where they exist.
+
+    On a Citus coordinator `chatschema distribute` adds rollup tables that the analytics read
+    there; their refresh recomputes whole UTC days of a window (exact and idempotent: a re-run
+    changes nothing) and writes only the rows whose counts changed.
 
     \b
     Example:
         chatschema views refresh --concurrently --statement-timeout 30min
+        chatschema views refresh --since 2026-11-01 --dsn postgresql://dba@coordinator/chat
     """
-    from ..views import refresh
+    from ..views import refresh_analytics
 
-    for result in refresh(settings, concurrently=concurrently):
+    results, rolled = refresh_analytics(settings, concurrently=concurrently, since=since.date() if since else None)
+    for result in results:
         how = "concurrently" if result.concurrently else "exclusively"
         out.print(f"  refreshed {result.view} {how}: {result.rows} rows in {result.seconds:.2f} s")
+    if rolled is not None:
+        out.print(f"  refreshed the rollups over {rolled.window}: {rolled.user_days_written:,} user-days written, "
+                  f"{rolled.user_days_deleted:,} deleted, {rolled.total_days:,} "
+                  f"day{'s' * (rolled.total_days != 1)} of totals in {rolled.seconds:.2f} s", markup=False)
 
 

@@ -102,6 +102,7 @@ class Explainer:
     statement_timeout_ms: int = 30_000
     # Citus cannot plan a distributed data-modifying statement whose values arrive as bind parameters
     # under EXPLAIN ("could not create distributed plan"), though it runs it: inline them as literals.
+    # Set for a Citus coordinator, where it also sends the session settings to the workers.
     inline_values: bool = False
 
     def settings(self, mode: str) -> list[tuple[str, str]]:
@@ -117,7 +118,7 @@ class Explainer:
     def explain(self, query: Query, values: Mapping[str, Any], mode: str) -> tuple[Plan, ...]:
         """The plans of every statement of ``query`` (in order), each bound with ``values``."""
         docs = self.documents(query, values, mode)
-        return tuple(parse_plan(doc, statement=st.purpose) for doc, st in zip(docs, query.statements, strict=True))
+        return tuple(parse_plan(doc, statement=st.purpose) for doc, st in zip(docs, query.explained, strict=True))
 
     def documents(self, query: Query, values: Mapping[str, Any], mode: str) -> tuple[Any, ...]:
         """What EXPLAIN (FORMAT JSON) returned for every statement of ``query``, as the server sent it."""
@@ -128,9 +129,13 @@ class Explainer:
         docs = []
         try:
             self.conn.execute("BEGIN READ ONLY" if read_only else "BEGIN")
+            if self.inline_values:
+                # Citus plans a task's part on its worker, where only SET LOCAL reaches, and only when
+                # propagated: set_config() would leave the probe's and the pins' settings on the coordinator.
+                self.conn.execute("SET LOCAL citus.propagate_set_commands = 'local'")
             for name, value in self.settings(mode):
-                self.conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-            for i, statement in enumerate(query.statements):
+                self.conn.execute(sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            for i, statement in enumerate(query.explained):
                 bound = statement.bind(values)
                 if query.cursor:
                     # What a server-side cursor runs: DECLARE plans for the first rows, with the values

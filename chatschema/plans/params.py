@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -29,6 +29,9 @@ __all__ = ["Case", "DataPoints", "data_points", "cases_for", "deep_cursor", "new
 
 SEND_MESSAGE_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://chatschema/plans/send")
 SEND_CONTENT = "Plan check: " + "the quick brown fox jumps over the lazy dog " * 5
+# The values a delegated send's function holds between its statements (send_message.citus): the
+# conversation's newest message time it read, the stored message's time it wrote. Any instant plans alike.
+SEND_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 RANGE_DAYS = 30
 
 
@@ -146,7 +149,8 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
     """The parameter cases of ``query``'s operation, with values for exactly its parameters."""
     ids = data.ids
     first = {"before_at": FIRST_PAGE_AT, "before_id": FIRST_PAGE_ID, "offset": 0, "limit": _page_limit(query)}
-    common = {"message_id": SEND_MESSAGE_ID, "role": "user", "content": SEND_CONTENT, **data.window()}
+    common = {"message_id": SEND_MESSAGE_ID, "role": "user", "content": SEND_CONTENT, "last_at": SEND_AT,
+              "stored_at": SEND_AT, **data.window()}
     raw: list[tuple[str, dict[str, Any]]] = []
     empty: set[str] = set()  # the cases meant to return nothing
     op = query.operation
@@ -229,7 +233,7 @@ def cases_for(query: Query, data: DataPoints) -> list[Case]:
         raw = [("last 30 days", {})]
     else:  # pragma: no cover - the catalog's operations are all above
         raise KeyError(f"no parameter cases for operation {op!r}")
-    wanted = query.all_params
+    wanted = query.plan_params
     cases = []
     for i, (name, values) in enumerate(raw):
         merged = {**common, **values}

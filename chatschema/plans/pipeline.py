@@ -34,7 +34,7 @@ __all__ = [
     "VARIANT_CHOICES",
 ]
 
-VARIANT_CHOICES = ("optimized", "today", "seed_proposal", "all")
+VARIANT_CHOICES = ("optimized", "today", "seed_proposal", "citus", "all")
 GROWTH_DIVISOR = 4
 
 
@@ -53,6 +53,33 @@ def select_queries(variant: str = "optimized", name: str | None = None) -> list[
                 raise ConfigError(f"--query: {name} has no {variant} variant")
         return chosen
     return [q for q in all_queries() if variant == "all" or q.variant == variant]
+
+
+def for_deployment(queries: Sequence[Query], distributed: bool, *, named: bool = False
+                   ) -> tuple[list[Query], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The queries the API runs where they are verified: (queries, skipped, notes).
+
+    On a Citus coordinator an optimized query whose operation has a ``citus`` variant is replaced by
+    it, unless the optimized one was ``named`` (``--query operation.optimized``); elsewhere the citus
+    variants need what ``chatschema distribute`` creates, and are skipped saying so.
+    """
+    if not distributed:
+        kept = [q for q in queries if q.variant != "citus"]
+        skipped = tuple((q.name, "needs a Citus coordinator where `chatschema distribute` ran")
+                        for q in queries if q.variant == "citus")
+        return kept, skipped, ()
+    citus = {q.operation: q for q in all_queries() if q.variant == "citus"}
+    chosen: list[Query] = []
+    notes = []
+    for q in queries:
+        replacement = citus.get(q.operation) if q.variant == "optimized" and not named else None
+        if replacement is None:
+            chosen.append(q)
+            continue
+        notes.append(f"Citus: {replacement.name} verified in place of {q.name} "
+                     f"(the API there is chatschema.api_citus)")
+        chosen.append(replacement)
+    return list(dict.fromkeys(chosen)), (), tuple(notes)
 
 
 def settle(info: str) -> None:
@@ -83,6 +110,7 @@ def scratch_run(
     emit = on_event or (lambda kind, payload: None)
     info = server.conninfo(settings)
     head = migrate.script_directory().get_current_head() or "head"
+    queries, _, _ = for_deployment(queries, distributed=False)  # a new database is never a Citus coordinator
     old = [q for q in queries if q.revision != "head"]
     new = [q for q in queries if q.revision == "head"]
     emit("stage", f"new database {server.describe_target(info)} at revision 0001 (today's schema)")
@@ -153,7 +181,12 @@ def run(
         raise ConfigError(f"--scale: expected one of {', '.join(SCALES)}, got {scale!r}")
     contracts = {} if queries_dir else {q.name: q.contract for q in all_queries() if q.variant == "optimized"}
     if settings.dsn and not scratch:
-        return _run_dsn(settings, queries, analyze=bool(analyze), contracts=contracts, progress=progress)
+        return _run_dsn(settings, queries, analyze=bool(analyze), contracts=contracts, progress=progress,
+                        named=bool(query and "." in query))
+    queries, skipped, _ = for_deployment(queries, distributed=False)
+    if not queries:
+        raise ConfigError(f"{', '.join(name for name, _ in skipped)}: the citus variants run on a Citus coordinator "
+                          f"where `chatschema distribute` ran: pass --dsn COORDINATOR")
     check_plan_scale(scale, messages, command=command, divisor=GROWTH_DIVISOR if growth else 1)
     if analyze is False:
         raise ConfigError("--no-analyze applies to --dsn servers; the scratch database is always measured")
@@ -184,13 +217,16 @@ def run(
     return Report(
         target=server.describe_target(info), server_version=server.server_version(info), scratch=True,
         analyze=True, results=tuple(results), schema_findings=tuple(schema), pinned=PINNED + SCRATCH_COSTS,
-        recorded=tuple(recorded), seeds=tuple(seeds), notes=tuple(notes),
+        recorded=tuple(recorded), seeds=tuple(seeds), notes=tuple(notes), skipped=skipped,
     )
 
 
 def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contracts: dict,
-             progress: Progress | None) -> Report:
+             progress: Progress | None, named: bool = False) -> Report:
     info = server.conninfo(settings)
+    with connect(info) as conn:
+        distributed = is_distributed(conn)
+    queries, skipped_here, placed = for_deployment(queries, distributed, named=named)
     revision = migrate.current(settings)
     head = migrate.script_directory().get_current_head() or "head"
     if revision is None:
@@ -200,11 +236,9 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
     skipped = tuple(
         (q.name, f"needs revision {head if q.revision == 'head' else q.revision}; the database is at {revision}")
         for q in queries if q not in runnable
-    ) + _unplannable_writes(info, runnable)
+    ) + skipped_here + _unplannable_writes(info, runnable)
     runnable = [q for q in runnable if q.name not in {name for name, _ in skipped}]
     results: list[QueryResult] = []
-    with connect(info) as conn:
-        distributed = is_distributed(conn)
     if distributed:
         # Citus runs a cursor over a router query but refuses to EXPLAIN its DECLARE; said, never dropped.
         cursors = tuple((q.name, "not planned on Citus: it refuses EXPLAIN of DECLARE ... CURSOR; the cursor's "
@@ -223,7 +257,7 @@ def _run_dsn(settings: Settings, queries: list[Query], *, analyze: bool, contrac
         schema = check_schema(contracts, conn) if revision == head else []
         explainer = Explainer(conn, analyze=analyze, scratch=False)
         recorded = recorded_settings(conn, explainer)
-    notes = ["growth not measured: it needs the scratch databases of the embedded server"]
+    notes = ["growth not measured: it needs the scratch databases of the embedded server", *placed]
     if distributed:
         notes.append("Citus: custom plans only (each execution is planned with its values; generic plans of "
                      "distributed router queries are refused by Citus and never used)")
@@ -271,6 +305,9 @@ def show(
     queries = select_queries("all", name)
     if mode not in MODES:
         raise ConfigError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    if queries[0].variant == "citus" and not settings.dsn:
+        raise ConfigError(f"{name} runs on a Citus coordinator where `chatschema distribute` ran: pass --dsn "
+                          f"COORDINATOR")
     if settings.dsn:
         info = server.conninfo(settings)
         revision = migrate.current(settings)

@@ -40,7 +40,7 @@ def render(report: Report, fmt: str = "text") -> str:
 
 def node_line(node: PlanNode) -> str:
     """'Index Scan using ix on t  (rows 21, 22 buffers)': the node and its measured (or estimated) numbers."""
-    figures = []
+    figures = [f"{node.task_count} task{'s' * (node.task_count != 1)}"] if node.task_count is not None else []
     if node.actual_rows is not None:
         if not node.executed:
             figures.append("never executed")

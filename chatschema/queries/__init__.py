@@ -20,6 +20,8 @@ Variants, and what is wrong with the first two (each shown by a test in ``tests/
 - ``optimized``: chatschema's, for the schema at head: keyset pagination on row values, one SQL
   text for every page, ownership checked in the same statement, summaries read from
   ``conversations``, analytics read from the materialized views.
+- ``citus``: where an operation needs its own SQL on a Citus coordinator after ``chatschema
+  distribute`` (the send as one delegated call); every other operation runs its optimized variant there.
 
 Each query declares its plan contract next to it (``Query.contract``, see ``chatschema.contract``):
 the indexes its plan must use and what one execution may cost. ``chatschema plans verify`` checks
@@ -43,14 +45,16 @@ from . import (
     list_conversations,
     load_messages,
     send_message,
+    send_message_citus,
 )
-from .query import OPERATIONS, PARAM, VARIANTS, Query, Statement
+from .query import DEPLOYED, OPERATIONS, PARAM, VARIANTS, Query, Statement
 
 __all__ = [
     "Statement",
     "Query",
     "OPERATIONS",
     "VARIANTS",
+    "DEPLOYED",
     "FIRST_PAGE_AT",
     "FIRST_PAGE_ID",
     "START_AT",
@@ -77,6 +81,7 @@ _QUERIES: tuple[Query, ...] = (
     *load_messages.QUERIES,
     *conversation_view.QUERIES,
     *send_message.QUERIES,
+    *send_message_citus.QUERIES,
     *catch_up.QUERIES,
     *changed_conversations.QUERIES,
     *export_messages.QUERIES,
@@ -126,6 +131,9 @@ def formatted_sql(query: Query) -> str:
     The layout is the one written in the operation modules, kept readable by hand: sqlparse's
     reindent splits row values and cannot lay out a data-modifying CTE.
     """
+    if query.delegated:
+        inside = "\n\n".join(f"-- {statement.purpose}\n{_layout(statement.sql)};" for statement in query.delegated)
+        return f"{_layout(query.sql)};\n\n-- inside the call, on the owner's worker:\n\n{inside}"
     if query.round_trips == 1:
         return _layout(query.sql) + ";"
     return "\n\n".join(

@@ -60,6 +60,9 @@ class Contract:
     ``max_index_searches``: B-tree descents per loop of an index scan (PostgreSQL 18 prints them);
     more means a skip scan or an array walk stands in for an equality the index should have had.
     ``o_page``: the cost must not grow with the table (checked across two data scales).
+    ``delegated``: the statement that returns the result calls a function Citus must delegate whole to
+    one worker: its plan on the coordinator is one task (not delegated, the function runs on the
+    coordinator and each of its statements is a round trip to a worker).
     """
 
     page_rows: int
@@ -72,6 +75,7 @@ class Contract:
     max_index_searches: int = 1
     no_seq_scan: tuple[str, ...] = HOT_TABLES
     o_page: bool = True
+    delegated: bool = False
     summary: str = field(default="", compare=False)
 
     @property
@@ -102,4 +106,6 @@ class Contract:
         parts.append(f"{self.max_round_trips} round trip{'s' * (self.max_round_trips != 1)}")
         if self.o_page:
             parts.append("cost independent of table size")
+        if self.delegated:
+            parts.append("on Citus, the call delegated whole to the owner's worker (one task)")
         return "; ".join(parts) + "."

@@ -64,10 +64,11 @@ def _catalog_modules() -> list[object]:
         list_conversations,
         load_messages,
         send_message,
+        send_message_citus,
     )
 
-    return [list_conversations, load_messages, conversation_view, send_message, catch_up, changed_conversations,
-            export_messages, analytics]
+    return [list_conversations, load_messages, conversation_view, send_message, send_message_citus, catch_up,
+            changed_conversations, export_messages, analytics]
 
 
 def locate(query: Query) -> Location | None:

@@ -15,7 +15,7 @@ import sqlparse
 
 from .contract import Contract
 
-__all__ = ["OPERATIONS", "VARIANTS", "PARAM", "Statement", "Query"]
+__all__ = ["OPERATIONS", "VARIANTS", "DEPLOYED", "PARAM", "Statement", "Query"]
 
 OPERATIONS = (
     "list_conversations",
@@ -28,7 +28,11 @@ OPERATIONS = (
     "user_daily_counts",
     "daily_totals",
 )
-VARIANTS = ("today", "seed_proposal", "optimized")
+VARIANTS = ("today", "seed_proposal", "optimized", "citus")
+DEPLOYED = ("optimized", "citus")
+"""The variants the API runs: ``optimized`` on one node, ``citus`` where an operation needs its own on a
+Citus coordinator (``chatschema distribute`` created what it reads or calls); elsewhere Citus runs the
+optimized one."""
 
 PARAM = re.compile(r"%\((\w+)\)s")
 """A psycopg named parameter, ``%(name)s``."""
@@ -72,6 +76,9 @@ class Query:
     declared next to the query), which ``chatschema plans verify`` checks. ``cursor``: the application
     reads it through a server-side cursor (``DECLARE ... CURSOR FOR``), so its plan is the one a cursor
     gets (planned for its first rows, ``cursor_tuple_fraction``) and that is the plan verified.
+    ``delegated``: the statements of a function that Citus delegates whole to one worker, which
+    ``sql`` calls. They are not round trips (the call is one) and EXPLAIN of the call cannot see into
+    the function, so the validator plans each on its own, as the router query it is on the worker.
     """
 
     operation: str
@@ -85,6 +92,7 @@ class Query:
     notes: str = ""
     preceding: tuple[Statement, ...] = field(default=())
     cursor: bool = False
+    delegated: tuple[Statement, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.operation not in OPERATIONS:
@@ -110,5 +118,17 @@ class Query:
         return (*self.preceding, Statement(self.sql, self.params, "result"))
 
     @cached_property
+    def explained(self) -> tuple[Statement, ...]:
+        """Every statement the validator plans: the round trips with the delegated ones before the last,
+        so the last plan is still the statement that returns the result."""
+        return (*self.statements[:-1], *self.delegated, self.statements[-1])
+
+    @cached_property
     def all_params(self) -> tuple[str, ...]:
+        """The parameters the application passes, over every round trip."""
         return tuple(dict.fromkeys(p for s in self.statements for p in s.params))
+
+    @cached_property
+    def plan_params(self) -> tuple[str, ...]:
+        """The values planning needs: ``all_params`` and those a delegated function holds between statements."""
+        return tuple(dict.fromkeys(p for s in self.explained for p in s.params))

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ..citus import rollups
 from ..views import VIEWS, refresh_views
 from .load import Unit, dispatch
 
@@ -40,6 +41,8 @@ def _maintain(command: str, table: str) -> Unit:
 
 def _refresh(conn: psycopg.Connection) -> int:
     refresh_views(conn, concurrently=False)
+    if rollups.exists(conn):  # a seed on a distributed database: its analytics read the rollups
+        rollups.refresh_rollups(conn, rollups.ALL_DAYS)
     return 0
 
 
@@ -59,6 +62,8 @@ def settle_rounds(conn: psycopg.Connection) -> list[list[list[Unit]]]:
     views: list[Unit] = []
     if len(existing) == len(VIEWS):
         views = [_refresh, *(_maintain("VACUUM (ANALYZE)", v.name) for v in VIEWS)]
+        if rollups.exists(conn):
+            views += [_maintain("VACUUM (ANALYZE)", table) for table in rollups.TABLES]
     return [
         [[_maintain("VACUUM", "messages")], [_maintain("VACUUM", "conversations"), _maintain("VACUUM", "users")]],
         [[_maintain("ANALYZE", "messages")], [_maintain("ANALYZE", "conversations"), _maintain("ANALYZE", "users"), *views]],

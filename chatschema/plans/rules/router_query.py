@@ -10,7 +10,11 @@ and one slow worker slows every request.
 *Fix*: filter every hot query on the distribution column with an equality to one value
 (``user_id = $1``), also in each table of a join (co-located tables join on it shard by shard).
 A query that truly spans users belongs in a rollup table or an analytics path, not the hot path.
-On a single PostgreSQL server the rule has nothing to look at and passes.
+A query whose contract says ``delegated`` calls a function Citus must send whole to one worker: when
+the call's plan is not one task (the function was never delegated, or Citus declined), the function
+runs on the coordinator and each of its statements is a round trip to a worker; run ``chatschema
+distribute``, which creates and delegates it. Otherwise, on a single PostgreSQL server the rule has
+nothing to look at and passes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,17 @@ NAME = "router-query"
 
 
 def check(subject: PlanSubject) -> Iterator[Finding]:
+    if subject.contract.delegated and subject.plans and not any(
+            node.task_count == 1 for node in subject.plans[-1].nodes()):
+        last = len(subject.plans) - 1
+        yield subject.finding(
+            NAME,
+            f"{subject.title} is not delegated: its call runs on the coordinator ({subject.plans[-1].root.label}), "
+            "each statement of the function a round trip to a worker",
+            "Run `chatschema distribute`: it creates the function and delegates it by its owner argument "
+            "(create_distributed_function ... force_delegation => true).",
+            statement=last, node=subject.plans[-1].root,
+        )
     for i, _plan, node in subject.nodes():
         if node.task_count is None or node.task_count == 1:
             continue
