@@ -13,7 +13,9 @@ The roles are NOLOGIN groups: the DBA grants them to logins. The script is idemp
 created only when missing, and the privileges on chatschema's relations are revoked and granted again,
 so re-applying after a catalog change leaves exactly what the catalog needs. It creates nothing else
 and changes no other role (the predefined ``pg_read_all_stats`` is granted to two of these).
-Run it on a database at head (every relation it names exists there).
+Run it on a database at head (every relation it names exists there). Tables chatschema makes later
+(its bookkeeping on first use; on a Citus coordinator the analytics rollups of ``distribute``, which
+the app role reads and the migrator, their owner, refreshes) are granted when present: re-run it after.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .errors import ConfigError
 from .migrations import BOOKKEEPING_TABLES, MANAGED_TABLES
 from .queries import Query, all_queries
 from .settings import Settings
+from .citus.rollups import TABLES as ROLLUP_TABLES
 from .views import VIEWS
 
 __all__ = ["RoleNames", "needed_privileges", "missing_write_privileges", "role_statements", "role_script",
@@ -148,17 +151,23 @@ def role_statements(names: RoleNames = RoleNames()) -> list[sql.Composable]:
     out.append(_schema_grant("USAGE", names.verifier))
     out.append(sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(every, verifier))
     out.append(sql.SQL("GRANT pg_read_all_stats TO {}").format(verifier))
-    out.extend(_bookkeeping(table, names) for table in BOOKKEEPING_TABLES)
+    # chatschema makes some of its tables on first use (a stamp, a distribution, a backfill's checkpoint)
+    # and, on a Citus coordinator, `distribute` adds the analytics rollups, which the API there reads
+    # (chatschema.api_citus) and `views refresh` writes as their owner: granted when present, so the
+    # script runs on any database; re-run it after they appear.
+    out.extend(_owned_when_present(table, names, app_reads=False) for table in BOOKKEEPING_TABLES)
+    out.extend(_owned_when_present(table, names, app_reads=True) for table in ROLLUP_TABLES)
     return out
 
 
-def _bookkeeping(table: str, names: RoleNames) -> sql.Composed:
-    # chatschema makes some of its tables on first use (a stamp, a distribution, a backfill's checkpoint):
-    # grant on those there, so the script runs on any database; re-run it after they appear.
+def _owned_when_present(table: str, names: RoleNames, *, app_reads: bool) -> sql.Composed:
+    """The migrator owns ``table``, the verifier (and the app role when ``app_reads``) may read it, once it exists."""
+    readers = sql.SQL("{a}, {v}" if app_reads else "{v}")
     grants = sql.SQL("REVOKE ALL ON TABLE {t} FROM {a}, {v}; ALTER TABLE {t} OWNER TO {m}; "
-                     "GRANT SELECT ON TABLE {t} TO {v}").format(
+                     "GRANT SELECT ON TABLE {t} TO {readers}").format(
         t=sql.Identifier(table), a=sql.Identifier(names.app), v=sql.Identifier(names.verifier),
-        m=sql.Identifier(names.migrator))
+        m=sql.Identifier(names.migrator),
+        readers=readers.format(a=sql.Identifier(names.app), v=sql.Identifier(names.verifier)))
     return sql.SQL("DO $roles$ BEGIN IF to_regclass({name}) IS NOT NULL THEN EXECUTE {body}; END IF; END $roles$").format(
         name=sql.Literal(table), body=sql.Literal(grants.as_string(None)))
 

@@ -193,3 +193,34 @@ def test_the_printed_sql_uses_the_names_given():
     assert 'ALTER TABLE "messages" OWNER TO "chat_owner";' in printed.output
     assert 'GRANT pg_read_all_stats TO "chat_ro";' in printed.output
     assert "TRUNCATE" not in printed.output and "chatschema_app" not in printed.output
+
+
+def test_the_citus_rollups_once_there_are_read_by_the_app_role_and_kept_by_the_migrator(granted):
+    """Last in the module: it adds the rollup tables `distribute` creates on a coordinator (plain tables
+    here) to the shared database and applies the roles again."""
+    from chatschema import api_citus
+    from chatschema.citus import rollups
+
+    settings, names, logins, _ = granted
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        for statement in rollups.CREATE:
+            conn.execute(statement)
+    again = run("roles", "--apply", "--dsn", settings.dsn, "--app-role", names.app,
+                "--migrator-role", names.migrator, "--verifier-role", names.verifier)
+    assert again.exit_code == 0, again.output
+    with psycopg.connect(logins["migrator"], autocommit=True) as conn:
+        assert rollups.refresh_rollups(conn, rollups.ALL_DAYS).user_days_written > 0
+    user, _, day = cases(settings.dsn)
+    with psycopg.connect(logins["app"]) as conn:
+        assert api_citus.user_daily_counts(conn, user, day - timedelta(days=30), day + timedelta(days=1))
+        assert api_citus.daily_totals(conn, day - timedelta(days=30), day + timedelta(days=1))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"DELETE FROM {rollups.USER_ROLLUP}")
+    # the twin: before the roles were applied again the migrator could not have refreshed them
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {rollups.USER_ROLLUP} OWNER TO CURRENT_USER")
+        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(sql.Identifier(rollups.USER_ROLLUP),
+                                                                     sql.Identifier(names.migrator)))
+    with psycopg.connect(logins["migrator"], autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            rollups.refresh_rollups(conn, rollups.ALL_DAYS)
