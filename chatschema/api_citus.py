@@ -18,6 +18,7 @@ on Citus unchanged.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from . import _api_common as shared
 from ._api_common import DailyTotal, SentMessage, UserDailyCount
 from ._api_resume import _sent, _SendRow
 from ._api_resume import send_message as _validated
+from .api import _run
 from .queries import get
 from .queries.send_message_citus import CITUS, CREATE_FUNCTION, DISTRIBUTE_FUNCTION, FUNCTION
 
@@ -55,20 +57,15 @@ def send_message(conn: psycopg.Connection[Any], user_id: uuid.UUID | str, conver
     return _sent(_row(found[0] if found else None))
 
 
-def _read(conn: psycopg.Connection[Any], call: shared.Call[Any, Any], sql: str) -> Any:
-    with conn.cursor(row_factory=call.rows) as cur:
-        return call.build(cur.execute(sql, call.params).fetchall())
-
-
 def user_daily_counts(conn: psycopg.Connection[Any], user_id: uuid.UUID | str, since: date, until: date
                       ) -> tuple[UserDailyCount, ...]:
     """``api.user_daily_counts`` from the rollup user_daily_rollup: one task on the owner's shard."""
-    return _read(conn, shared.user_daily_counts(user_id, since, until), _USER_DAILY_SQL)
+    return _run(conn, replace(shared.user_daily_counts(user_id, since, until), sql=_USER_DAILY_SQL))
 
 
 def daily_totals(conn: psycopg.Connection[Any], since: date, until: date) -> tuple[DailyTotal, ...]:
     """``api.daily_totals`` from the reference table daily_totals_rollup: one task."""
-    return _read(conn, shared.daily_totals(since, until), _DAILY_TOTALS_SQL)
+    return _run(conn, replace(shared.daily_totals(since, until), sql=_DAILY_TOTALS_SQL))
 
 
 _USER_DAILY_SQL = get("user_daily_counts", "citus").sql

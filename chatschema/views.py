@@ -9,7 +9,8 @@ Views are refreshed in dependency order: ``daily_message_totals`` reads ``user_d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -134,10 +135,17 @@ def refresh(settings: Settings, *, concurrently: bool) -> list[RefreshResult]:
     A plain refresh takes ACCESS EXCLUSIVE on the view, so it waits at most lock_timeout for it;
     the query runs at most statement_timeout (raise it for big views).
     """
+    with _session(settings) as conn:
+        return refresh_views(conn, concurrently=concurrently)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection under the strong lock class's timeouts."""
     with server.connect(server.conninfo(settings), autocommit=True) as conn:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{settings.lock_timeout_ms}ms",))
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.statement_timeout_ms}ms",))
-        return refresh_views(conn, concurrently=concurrently)
+        yield conn
 
 
 def refresh_analytics(settings: Settings, *, concurrently: bool, since: date | None = None
@@ -147,12 +155,14 @@ def refresh_analytics(settings: Settings, *, concurrently: bool, since: date | N
     The rollups recompute the UTC days from ``since`` (default: the day before their newest day) on;
     a ``since`` without rollups is refused rather than ignored.
     """
-    results = refresh(settings, concurrently=concurrently)
-    with server.connect(server.conninfo(settings), autocommit=True) as conn:
+    with _session(settings) as conn:
+        results = refresh_views(conn, concurrently=concurrently)
         if not rollups.exists(conn):
             if since is not None:
                 raise ConfigError("--since applies to the Citus rollups (user_daily_rollup, daily_totals_rollup), "
                                   "which this database does not have; the views were refreshed whole")
             return results, None
-        conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.statement_timeout_ms}ms",))
+        # The views' lock_timeout is for their ACCESS EXCLUSIVE; the rollups take row locks only and
+        # wait for a concurrent refresh of theirs as long as the server lets them.
+        conn.execute("RESET lock_timeout")
         return results, rollups.refresh_rollups(conn, since)

@@ -66,7 +66,9 @@ class DistributionPlan:
     @property
     def rollup_calls(self) -> tuple[tuple[str, bool], ...]:
         """(call, done) for each rollup table: created if missing, then distributed."""
-        return tuple((call, table in self.rollups_done) for table, call in rollups.DISTRIBUTE.items())
+        reference = sql.SQL("SELECT create_reference_table({})").format(sql.Literal(rollups.REFERENCE))
+        return ((_call_sql(rollups.DISTRIBUTED), rollups.DISTRIBUTED.table in self.rollups_done),
+                (reference.as_string(None), rollups.REFERENCE in self.rollups_done))
 
     @property
     def send_function_note(self) -> str:
@@ -138,7 +140,7 @@ def distribute(settings: Settings) -> DistributionPlan:
         for call, done in planned.rollup_calls:
             if not done:
                 conn.execute(call)
-        _record(conn, Distributed(rollups.USER_ROLLUP, "user_id", "messages"), planned.shard_count)
+        _record(conn, rollups.DISTRIBUTED, planned.shard_count)
         # The first refresh covers what the rollups miss (all history when new); idempotent on a re-run.
         refreshed = rollups.refresh_rollups(conn)
     return replace(planned, refreshed=refreshed)

@@ -30,8 +30,10 @@ from datetime import date
 
 import psycopg
 
-__all__ = ["USER_ROLLUP", "TOTALS_ROLLUP", "TABLES", "CREATE", "DISTRIBUTE", "ALL_DAYS", "RollupRefresh", "exists",
-           "default_since", "refresh_rollups"]
+from . import Distributed
+
+__all__ = ["USER_ROLLUP", "TOTALS_ROLLUP", "TABLES", "CREATE", "DISTRIBUTED", "REFERENCE", "ALL_DAYS",
+           "RollupRefresh", "exists", "default_since", "refresh_rollups"]
 
 USER_ROLLUP = "user_daily_rollup"
 TOTALS_ROLLUP = "daily_totals_rollup"
@@ -55,11 +57,10 @@ CREATE = (
 )""",
 )
 
-DISTRIBUTE = {
-    USER_ROLLUP: f"SELECT create_distributed_table('{USER_ROLLUP}', 'user_id', colocate_with => 'messages')",
-    TOTALS_ROLLUP: f"SELECT create_reference_table('{TOTALS_ROLLUP}')",
-}
-"""The Citus call for each rollup table, in order (``distribute`` prints and runs them)."""
+DISTRIBUTED = Distributed(USER_ROLLUP, "user_id", "messages")
+"""The user rollup as Citus holds it: with its users' messages (recorded like LAYOUT's tables)."""
+REFERENCE = TOTALS_ROLLUP
+"""The totals rollup: a reference table, one row per day on every node."""
 
 ALL_DAYS = date.min
 """``since`` for a refresh of all history (after a seed, or to rebuild)."""
@@ -126,6 +127,12 @@ class RollupRefresh:
     def window(self) -> str:
         start = "the first message" if self.since in (None, ALL_DAYS) else self.since.isoformat()
         return f"{start} .. {self.until.isoformat() if self.until else 'now'}"
+
+    @property
+    def summary(self) -> str:
+        """'over <window>: N user-days written, M deleted, K days of totals in S s'."""
+        return (f"over {self.window}: {self.user_days_written:,} user-days written, {self.user_days_deleted:,} "
+                f"deleted, {self.total_days:,} day{'s' * (self.total_days != 1)} of totals in {self.seconds:.2f} s")
 
 
 def exists(conn: psycopg.Connection) -> bool:

@@ -65,9 +65,7 @@ def distribute_(dry_run: bool, settings: Settings) -> None:
                   markup=False)
     refreshed = planned.refreshed
     if refreshed is not None:
-        out.print(f"  rollups refreshed over {refreshed.window}: {refreshed.user_days_written:,} user-days written, "
-                  f"{refreshed.user_days_deleted:,} deleted, {refreshed.total_days:,} "
-                  f"day{'s' * (refreshed.total_days != 1)} of totals in {refreshed.seconds:.2f} s", markup=False)
+        out.print(f"  rollups refreshed {refreshed.summary}", markup=False)
     elif dry_run:
         out.print("  then the rollups' first refresh (INSERT ... ON CONFLICT DO UPDATE per user-day, pushed down to "
                   "every shard; the day totals from them)", markup=False)

@@ -50,7 +50,8 @@ def _plan_events(console: Console) -> Callable[[str, Any], None]:
 @click.option("--variant", type=click.Choice(["optimized", "today", "seed_proposal", "citus", "all"]),
               default="optimized", show_default=True,
               help="Which variants of the catalog to verify. On a Citus coordinator, optimized verifies the citus "
-                   "variant where an operation has one (the send as one delegated call).")
+                   "variant where an operation has one (the send as one delegated call, the analytics from the "
+                   "rollups).")
 @click.option("--query", "query_name", metavar="NAME", help="One operation (all its chosen variants) or operation.variant.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "sarif", "github"]),
               default="text", show_default=True,

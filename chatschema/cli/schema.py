@@ -107,8 +107,6 @@ def views_refresh(concurrently: bool, since, settings: Settings) -> None:  # typ
         how = "concurrently" if result.concurrently else "exclusively"
         out.print(f"  refreshed {result.view} {how}: {result.rows} rows in {result.seconds:.2f} s")
     if rolled is not None:
-        out.print(f"  refreshed the rollups over {rolled.window}: {rolled.user_days_written:,} user-days written, "
-                  f"{rolled.user_days_deleted:,} deleted, {rolled.total_days:,} "
-                  f"day{'s' * (rolled.total_days != 1)} of totals in {rolled.seconds:.2f} s", markup=False)
+        out.print(f"  refreshed the rollups {rolled.summary}", markup=False)
 
 

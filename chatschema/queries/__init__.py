@@ -21,7 +21,8 @@ Variants, and what is wrong with the first two (each shown by a test in ``tests/
   text for every page, ownership checked in the same statement, summaries read from
   ``conversations``, analytics read from the materialized views.
 - ``citus``: where an operation needs its own SQL on a Citus coordinator after ``chatschema
-  distribute`` (the send as one delegated call); every other operation runs its optimized variant there.
+  distribute`` (the send as one delegated call, the analytics from the rollup tables); every other
+  operation runs its optimized variant there.
 
 Each query declares its plan contract next to it (``Query.contract``, see ``chatschema.contract``):
 the indexes its plan must use and what one execution may cost. ``chatschema plans verify`` checks
